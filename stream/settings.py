@@ -1,0 +1,100 @@
+"""The one settings object: environment variables with the prefix ``FLOORPULSE_``.
+
+Nested values use JSON, e.g.
+``FLOORPULSE_QUEUES='{"billing": {"sl_threshold_s": 30, "sl_target": 0.9}}'``.
+Command-line flags override the environment by passing keyword arguments.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class QueueSettings(BaseModel):
+    """Per-queue service-level definition and targets."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sl_threshold_s: float = Field(default=20.0, gt=0)
+    sl_target: float = Field(default=0.80, ge=0, le=1)
+    # Tile turns amber below the target, red below target - amber_band.
+    amber_band: float = Field(default=0.10, ge=0, le=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLOORPULSE_", frozen=True, extra="ignore")
+
+    # Servers. When unset, `floorpulse up` starts the embedded broker / Redis and sets them.
+    kafka_bootstrap: str | None = None
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    http_port: int = 8000
+    embedded_kafka_port: int = 0  # 0: pick a free port
+    embedded_redis_port: int = 0
+
+    # Topics
+    topic_events: str = "floorpulse.events"
+    topic_dead_letters: str = "floorpulse.dead-letters"
+    topic_partitions: int = Field(default=4, ge=1)
+    app_id: str = "floorpulse"
+
+    # The center
+    timezone: str = "UTC"
+    queues: dict[str, QueueSettings] = Field(default_factory=dict)
+    default_queue: QueueSettings = QueueSettings()
+    allowed_lateness_s: float = Field(default=7200.0, ge=0)
+
+    # Worker
+    batch_max: int = Field(default=2000, ge=1)
+    batch_within_s: float = Field(default=0.02, gt=0)
+    fetch_wait_ms: int = Field(default=20, ge=1)
+    session_timeout_s: float = Field(default=10.0, gt=0)
+    publish_interval_s: float = Field(default=0.25, gt=0)
+    data_dir: str = ".floorpulse"
+
+    # Redis layout
+    redis_prefix: str = "floorpulse"
+
+    # Gateway
+    client_update_interval_s: float = Field(default=0.25, gt=0)
+    client_max_pending_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def queue(self, name: str) -> QueueSettings:
+        return self.queues.get(name, self.default_queue)
+
+    def require_servers(self) -> tuple[str, str]:
+        if not self.kafka_bootstrap or not self.redis_url:
+            raise RuntimeError(
+                "FLOORPULSE_KAFKA_BOOTSTRAP and FLOORPULSE_REDIS_URL must be set "
+                "(or run `floorpulse up`, which starts embedded ones)"
+            )
+        return self.kafka_bootstrap, self.redis_url
+
+    # Redis keys and channels, per tenant
+    def snapshot_key(self, tenant: str) -> str:
+        return f"{self.redis_prefix}:{tenant}:snapshot"
+
+    def updates_channel(self, tenant: str) -> str:
+        return f"{self.redis_prefix}:{tenant}:updates"
+
+    @property
+    def tenants_key(self) -> str:
+        return f"{self.redis_prefix}:tenants"
+
+    @property
+    def progress_key(self) -> str:
+        return f"{self.redis_prefix}:progress"
