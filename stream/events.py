@@ -25,6 +25,8 @@ from pydantic import (
 )
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+# Tenants name Kafka keys and Redis keys, so they are restricted to a safe alphabet.
+TenantName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 Text = Annotated[str, StringConstraints(max_length=20_000)]
 Channel = Literal["voice", "chat", "email", "sms", "social"]
 AgentStateName = Literal["logged_out", "available", "on_contact", "acw", "aux"]
@@ -39,7 +41,7 @@ class _Event(BaseModel):
 
     event_id: NonEmpty
     ts: AwareDatetime
-    tenant: NonEmpty = DEFAULT_TENANT
+    tenant: TenantName = DEFAULT_TENANT
 
 
 class ContactQueued(_Event):
@@ -259,6 +261,20 @@ def encode_events(events: list[Event] | list[dict[str, object]]) -> bytes:
     )
 
 
+def contact_key(tenant: str, contact_id: str) -> bytes:
+    return f"{tenant}|contact|{contact_id}".encode()
+
+
+def agent_key(tenant: str, agent_id: str) -> bytes:
+    return f"{tenant}|agent|{agent_id}".encode()
+
+
+def split_key(key: bytes) -> tuple[str, str, str]:
+    """``(tenant, "contact" | "agent", id)`` from a message key."""
+    tenant, kind, ident = key.decode().split("|", 2)
+    return tenant, kind, ident
+
+
 def event_key(event: Event) -> bytes:
     """The Kafka message key: every event of one contact, or of one agent, shares a key.
 
@@ -266,17 +282,17 @@ def event_key(event: Event) -> bytes:
     of a contact meet on one partition; agent events by tenant and agent.
     """
     if isinstance(event, AgentState):
-        return f"{event.tenant}|agent|{event.agent_id}".encode()
-    return f"{event.tenant}|contact|{event.contact_id}".encode()
+        return agent_key(event.tenant, event.agent_id)
+    return contact_key(event.tenant, event.contact_id)
 
 
 def raw_key(obj: dict[str, object]) -> bytes | None:
     """The key for an undecoded event dict (what replay sends before validation)."""
-    tenant = obj.get("tenant") or DEFAULT_TENANT
+    tenant = str(obj.get("tenant") or DEFAULT_TENANT)
     if obj.get("type") == "agent.state" and obj.get("agent_id"):
-        return f"{tenant}|agent|{obj['agent_id']}".encode()
+        return agent_key(tenant, str(obj["agent_id"]))
     if obj.get("contact_id"):
-        return f"{tenant}|contact|{obj['contact_id']}".encode()
+        return contact_key(tenant, str(obj["contact_id"]))
     return None
 
 

@@ -1,0 +1,229 @@
+"""The pure live-figure engine on small, hand-computed event sequences."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from stream.events import EVENT_ADAPTER, Event
+from stream.metrics.live import LiveState, QueueRule, diff_snapshots
+
+T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+_ids = itertools.count()
+
+
+def ev(kind: str, at: float, **fields: object) -> Event:
+    """An event ``at`` seconds after 09:00 UTC."""
+    ts = (T0 + timedelta(seconds=at)).isoformat()
+    body = {"type": kind, "event_id": f"e{next(_ids)}", "ts": ts, **fields}
+    return EVENT_ADAPTER.validate_python(body)
+
+
+def state(rule: QueueRule | None = None, zone: str = "UTC", lateness: float = 7200) -> LiveState:
+    fixed = rule or QueueRule(sl_threshold_s=20)
+    return LiveState(ZoneInfo(zone), lambda _q: fixed, lateness)
+
+
+def answered_call(cid: str, queue: str, agent: str, queued: float, wait: float,
+                  talk: float, acw: float) -> list[Event]:
+    a = queued + wait
+    return [
+        ev("contact.queued", queued, contact_id=cid, queue=queue, channel="voice"),
+        ev("contact.answered", a, contact_id=cid, queue=queue, agent_id=agent),
+        ev("contact.ended", a + talk, contact_id=cid, agent_id=agent),
+        ev("contact.wrapped", a + talk + acw, contact_id=cid, agent_id=agent),
+    ]
+
+
+def abandoned_call(cid: str, queue: str, queued: float, after: float) -> list[Event]:
+    return [
+        ev("contact.queued", queued, contact_id=cid, queue=queue, channel="voice"),
+        ev("contact.abandoned", queued + after, contact_id=cid, queue=queue),
+    ]
+
+
+def day_events() -> list[Event]:
+    """Billing: 3 answered (waits 10, 30, 20 s), 1 abandoned, 1 still waiting."""
+    return [
+        *answered_call("c1", "billing", "a1", 0, 10, 100, 20),
+        *answered_call("c2", "billing", "a2", 60, 30, 200, 40),
+        *answered_call("c3", "billing", "a1", 400, 20, 60, 0),
+        *abandoned_call("c4", "billing", 500, 45),
+        ev("contact.queued", 900, contact_id="c5", queue="billing", channel="voice"),
+        ev("agent.state", 1000, agent_id="a1", state="available", team="Blue",
+           name="Ana", queues=["billing"]),
+    ]
+
+
+def billing(live: LiveState) -> dict[str, object]:
+    queues = live.snapshot("default")["queues"]
+    assert isinstance(queues, dict)
+    figures = queues["billing"]
+    assert isinstance(figures, dict)
+    return figures
+
+
+def test_queue_figures_match_hand_computed_values() -> None:
+    live = state()
+    live.apply_all(day_events())
+    q = billing(live)
+    assert q["offered"] == 5
+    assert q["answered"] == 3
+    assert q["abandoned"] == 1
+    assert q["answered_within_threshold"] == 2  # waits 10 and 20 (<= 20 s); 30 is late
+    assert q["service_level"] == round(2 / 5, 4)
+    assert q["asa_s"] == round((10 + 30 + 20) / 3, 3)
+    assert q["handled"] == 3
+    assert q["aht_s"] == round((120 + 240 + 60) / 3, 3)  # talk + ACW
+    assert q["abandon_rate"] == round(1 / 5, 4)
+    assert q["waiting"] == 1
+    assert q["longest_wait_s"] == 100.0  # stream time 1000 s, queued at 900 s
+    assert q["agents"] == {"available": 1, "on_contact": 0, "acw": 0, "aux": 0, "logged_out": 0}
+
+
+def test_any_arrival_order_gives_the_same_figures() -> None:
+    events = day_events()
+    expected = state()
+    expected.apply_all(events)
+    rng = random.Random(7)
+    for _ in range(25):
+        shuffled = events[:]
+        rng.shuffle(shuffled)
+        live = state()
+        live.apply_all(shuffled)
+        assert live.snapshot("default") == expected.snapshot("default")
+
+
+def test_duplicated_events_count_once() -> None:
+    events = day_events()
+    expected = state()
+    expected.apply_all(events)
+    live = state()
+    live.apply_all(events + events[::2] + events)
+    assert live.snapshot("default") == expected.snapshot("default")
+
+
+def test_answer_arriving_before_queued_is_not_counted_until_queued() -> None:
+    live = state()
+    call = answered_call("c1", "billing", "a1", 0, 5, 50, 5)
+    live.apply_all(call[1:])
+    assert "billing" not in live.snapshot("default")["queues"]  # type: ignore[operator]
+    live.apply(call[0])
+    q = billing(live)
+    assert (q["offered"], q["answered"], q["handled"], q["waiting"]) == (1, 1, 1, 0)
+
+
+def test_ratios_are_null_without_a_denominator() -> None:
+    live = state()
+    live.apply(ev("contact.queued", 0, contact_id="c1", queue="billing", channel="voice"))
+    q = billing(live)
+    assert q["offered"] == 1
+    assert q["service_level"] == 0.0
+    assert q["asa_s"] is None and q["aht_s"] is None
+
+
+def test_threshold_is_inclusive_and_per_queue() -> None:
+    rules = {"billing": QueueRule(sl_threshold_s=30), "sales": QueueRule(sl_threshold_s=10)}
+    live = LiveState(ZoneInfo("UTC"), lambda q: rules[q])
+    live.apply_all(answered_call("c1", "billing", "a1", 0, 30, 10, 0))
+    live.apply_all(answered_call("c2", "sales", "a1", 0, 30, 10, 0))
+    queues = live.snapshot("default")["queues"]
+    assert queues["billing"]["service_level"] == 1.0  # type: ignore[index]
+    assert queues["sales"]["service_level"] == 0.0  # type: ignore[index]
+
+
+def test_today_is_the_centers_day_and_yesterday_drops_off() -> None:
+    # 23:50 New York on the 21st is 04:50 UTC on the 22nd.
+    live = state(zone="America/New_York")
+    ny_2350 = (datetime(2026, 11, 22, 4, 50, tzinfo=UTC) - T0).total_seconds()
+    live.apply(ev("agent.state", ny_2350 - 60, agent_id="a1", state="available"))
+    live.apply_all(answered_call("late", "billing", "a1", ny_2350, 5, 60, 0))
+    assert billing(live)["offered"] == 1
+    assert live.snapshot("default")["day"] == "2026-11-21"
+    # 00:10 New York on the 22nd: a new day; yesterday's contact no longer counts today.
+    live.apply_all(answered_call("next", "billing", "a1", ny_2350 + 1200, 5, 60, 0))
+    snap = live.snapshot("default")
+    assert snap["day"] == "2026-11-22"
+    assert billing(live)["offered"] == 1
+    assert snap["agents"]["a1"]["handled"] == 1  # type: ignore[index]
+
+
+def test_a_contact_belongs_to_the_interval_it_was_queued_in() -> None:
+    live = state()
+    # Queued at 09:14:55, answered at 09:15:10: it belongs to 09:00-09:15.
+    live.apply_all(answered_call("c1", "billing", "a1", 895, 15, 60, 0))
+    by_interval = live.intervals[("default", "billing")]
+    assert list(by_interval) == [int(T0.timestamp())]
+
+
+def test_events_later_than_the_allowed_lateness_are_refused() -> None:
+    live = state(lateness=600)
+    live.apply(ev("contact.queued", 5000, contact_id="c1", queue="billing", channel="voice"))
+    late = ev("contact.queued", 4000, contact_id="c2", queue="billing", channel="voice")
+    on_time = ev("contact.queued", 4500, contact_id="c3", queue="billing", channel="voice")
+    assert live.apply_all([late, on_time]) == [late]
+    assert billing(live)["offered"] == 2
+
+
+def test_agent_state_latest_event_time_wins() -> None:
+    live = state()
+    live.apply(ev("agent.state", 50, agent_id="a1", state="aux", reason="break"))
+    live.apply(ev("agent.state", 10, agent_id="a1", state="available"))
+    agent = live.snapshot("default")["agents"]["a1"]  # type: ignore[index]
+    assert (agent["state"], agent["reason"]) == ("aux", "break")
+    assert agent["since_epoch"] == T0.timestamp() + 50
+
+
+def test_transfer_to_a_queue_offers_the_contact_there_too() -> None:
+    live = state()
+    live.apply_all([
+        *answered_call("c1", "billing", "a1", 0, 5, 30, 10)[:2],
+        ev("contact.transferred", 60, contact_id="c1", agent_id="a1", to_queue="sales"),
+        ev("contact.wrapped", 70, contact_id="c1", agent_id="a1"),
+        ev("contact.answered", 80, contact_id="c1", queue="sales", agent_id="a2"),
+    ])
+    queues = live.snapshot("default")["queues"]
+    assert queues["billing"]["handled"] == 1  # type: ignore[index]
+    assert queues["billing"]["aht_s"] == 65.0  # type: ignore[index]
+    assert queues["sales"]["offered"] == 1  # type: ignore[index]
+    assert queues["sales"]["asa_s"] == 20.0  # type: ignore[index]
+
+
+def test_facts_survive_a_dump_and_load_round_trip() -> None:
+    live = state()
+    live.apply_all(day_events())
+    restored = state()
+    for (tenant, cid), facts in live.contacts.items():
+        restored.load_contact(tenant, cid, type(facts).load(facts.dump()))
+    for (tenant, aid), agent in live.agents.items():
+        restored.load_agent(tenant, aid, type(agent).load(agent.dump()))
+    assert restored.snapshot("default") == live.snapshot("default")
+
+
+def test_expiry_forgets_finished_contacts_but_keeps_figures() -> None:
+    live = state(lateness=600)
+    live.apply_all(day_events())
+    before = billing(live)
+    live.apply(ev("agent.state", 3000, agent_id="a9", state="available"))
+    gone = live.expire()
+    assert ("default", "c1") in gone and ("default", "c5") not in gone
+    after = billing(live)
+    assert {k: after[k] for k in ("offered", "answered", "handled")} == {
+        k: before[k] for k in ("offered", "answered", "handled")}
+
+
+@pytest.mark.parametrize("section", ["queues", "agents"])
+def test_diff_holds_only_changed_entries(section: str) -> None:
+    live = state()
+    live.apply_all(day_events())
+    old = live.snapshot("default")
+    live.apply(ev("contact.queued", 1001, contact_id="c9", queue="sales", channel="chat"))
+    update = diff_snapshots(old, live.snapshot("default"))
+    if section == "queues":
+        assert set(update["queues"]) == {"billing", "sales"}  # type: ignore[arg-type]
+    else:
+        assert update["agents"] == {}
