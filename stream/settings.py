@@ -98,3 +98,7 @@ class Settings(BaseSettings):
     @property
     def progress_key(self) -> str:
         return f"{self.redis_prefix}:progress"
+
+    def marker_key(self, marker: str) -> str:
+        """Hash of the partitions on which the worker has processed a replay marker."""
+        return f"{self.redis_prefix}:marker:{marker}"

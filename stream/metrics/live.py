@@ -129,7 +129,6 @@ class LiveState:
             facts = self.contacts[ckey] = ContactFacts()
         before_c = self._contribution(facts)
         before_w = self._waiting_of(facts)
-        last = facts.last_ts
         facts.apply(event, ts)
         after_c = self._contribution(facts)
         if after_c != before_c:
@@ -138,8 +137,7 @@ class LiveState:
         after_w = self._waiting_of(facts)
         if after_w != before_w:
             self._set_waiting(tenant, event.contact_id, before_w, after_w)
-        if after_c != before_c or after_w != before_w or facts.last_ts != last:
-            self.dirty_contacts.add(ckey)
+        self.dirty_contacts.add(ckey)
         return True
 
     def apply_all(self, events: Iterable[Event]) -> list[Event]:
@@ -191,7 +189,6 @@ class LiveState:
         for agent, day in wraps:
             per_day = self.handled.setdefault((tenant, agent), {})
             per_day[day] = per_day.get(day, 0) + sign
-            self.dirty_agents.add((tenant, agent))
 
     @staticmethod
     def _waiting_of(facts: ContactFacts) -> list[tuple[str, float]]:

@@ -1,0 +1,145 @@
+"""The Faust app: topics, tables, the event agent and the publishing timer.
+
+Reads top to bottom like a Faust example, but inside :func:`create_app` so that settings
+come from the environment at start-up, not at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+import redis.asyncio as aioredis
+from faust.transport.drivers import aiokafka as faust_aiokafka
+
+from stream.agents.process_events import EventProcessor
+from stream.metrics.live import LiveState, QueueRule
+from stream.publisher import RedisPublisher
+from stream.settings import Settings
+from stream.tables.changelog import PartitionedTable
+
+logger = logging.getLogger(__name__)
+
+
+def lower_fetch_wait(fetch_wait_ms: int) -> None:
+    """Faust fixes the consumer's fetch wait at 1,500 ms, which alone puts latency above a
+    second (docs/performance.md); set ours on the consumer it creates."""
+    cls = faust_aiokafka.AIOKafkaConsumerThread
+    original = getattr(cls, "_floorpulse_original", cls._create_worker_consumer)
+
+    def create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = original(self, transport)
+        consumer._fetch_max_wait_ms = fetch_wait_ms
+        return consumer
+
+    cls._floorpulse_original = original
+    cls._create_worker_consumer = create_worker_consumer
+
+
+def queue_rules(settings: Settings) -> Any:
+    rules: dict[str, QueueRule] = {}
+
+    def rule(queue: str) -> QueueRule:
+        found = rules.get(queue)
+        if found is None:
+            q = settings.queue(queue)
+            found = rules[queue] = QueueRule(q.sl_threshold_s, q.sl_target, q.amber_band)
+        return found
+
+    return rule
+
+
+def new_live_state(settings: Settings) -> LiveState:
+    return LiveState(settings.zone, queue_rules(settings), settings.allowed_lateness_s)
+
+
+def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
+    bootstrap, redis_url = settings.require_servers()
+    lower_fetch_wait(settings.fetch_wait_ms)
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{bootstrap}",
+        store="memory://",
+        datadir=settings.data_dir,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=1,
+        table_standby_replicas=0,
+        web_enabled=False,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=max(0.5, settings.session_timeout_s / 5),
+        broker_commit_interval=1.0,
+        producer_linger=0.005,
+        stream_buffer_maxsize=16_384,
+    )
+    events_topic = app.topic(
+        settings.topic_events, key_type=bytes, value_type=bytes,
+        key_serializer="raw", value_serializer="raw",
+        partitions=settings.topic_partitions, internal=False,
+    )
+    dead_letters_topic = app.topic(
+        settings.topic_dead_letters, value_type=bytes, value_serializer="raw", partitions=1,
+    )
+
+    def table(name: str) -> PartitionedTable:
+        return PartitionedTable(app.Table(
+            name, key_type=bytes, value_type=bytes,  # bytes types: raw serializers
+            partitions=settings.topic_partitions, default=None, recovery_buffer_size=10_000,
+        ))
+
+    contact_to_facts = table("contact_to_facts")
+    agent_to_facts = table("agent_to_facts")
+    partition_to_progress = table("partition_to_progress")
+
+    async def send_dead_letter(value: bytes) -> None:
+        await dead_letters_topic.send(value=value)
+
+    processor = EventProcessor(
+        lambda: new_live_state(settings),
+        contact_to_facts, agent_to_facts, partition_to_progress, send_dead_letter,
+    )
+    publisher = RedisPublisher(settings, aioredis.from_url(redis_url))
+
+    @app.agent(events_topic)
+    async def process_events(stream: Any) -> None:
+        async for batch in stream.take_events(settings.batch_max, settings.batch_within_s):
+            await processor.process(batch)
+
+    @contact_to_facts.table.on_recover
+    async def rebuild_live_state() -> None:
+        partitions = {
+            tp.partition for tp in app.assignment.assigned_actives()
+            if tp.topic == settings.topic_events
+        }
+        processor.rebuild(partitions)
+
+    ticks = 0
+
+    @app.timer(settings.publish_interval_s)
+    async def publish_live_state() -> None:
+        nonlocal ticks
+        ticks += 1
+        live = processor.live
+        if ticks % max(1, int(60 / settings.publish_interval_s)) == 0:
+            processor.expire()
+        tenants = set(live.tenants()) if processor.counters_changed else set(live.dirty_tenants)
+        if not tenants and not processor.markers:
+            return
+        snapshots = {t: live.snapshot(t) for t in tenants}
+        live.dirty_tenants.clear()
+        processor.counters_changed = False
+        markers, processor.markers = processor.markers, {}
+        progress = {"processed": processor.processed, "dead_letters": processor.dead_letters}
+        await publisher.publish(snapshots, progress, markers)
+
+    return app, processor
+
+
+def run_worker(settings: Settings, loglevel: str = "warning") -> None:
+    """Run the worker until SIGINT/SIGTERM."""
+    app, _ = create_app(settings)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    # `faust worker` leaves the root logger at DEBUG (docs/performance.md): reset it.
+    logging.getLogger().setLevel(getattr(logging, loglevel.upper(), logging.WARNING))
+    worker.execute_from_commandline()

@@ -1,0 +1,187 @@
+"""``floorpulse``: the command line.
+
+    floorpulse up [--simulate] [--speed N]     the whole embedded stack (demo)
+    floorpulse worker | gateway                one part, against configured servers
+    floorpulse simulate [--hours H] [--speed N|max] [--seed S] [--out FILE]
+    floorpulse replay FILE [--speed N|max] [--wait]
+    floorpulse metrics [--json] [--tenant T]
+    floorpulse topics                          create the topics (idempotent)
+    floorpulse schema                          print the events' JSON Schema
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from stream.settings import Settings
+
+
+def _speed(value: str) -> float | None:
+    if value == "max":
+        return None
+    speed = float(value)
+    if speed <= 0:
+        raise argparse.ArgumentTypeError("speed must be > 0 or 'max'")
+    return speed
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="floorpulse", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--log-level", default="warning")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start the whole embedded stack")
+    up.add_argument("--simulate", action="store_true", help="also run the simulator")
+    up.add_argument("--speed", default="1", help="simulator speed (N times real time)")
+    up.add_argument("--seed", type=int, default=1)
+    up.add_argument("--http-port", type=int, default=None)
+
+    sub.add_parser("worker", help="run the stream worker")
+    sub.add_parser("gateway", help="run the WebSocket gateway and page")
+    sub.add_parser("topics", help="create the topics")
+    sub.add_parser("schema", help="print the JSON Schema of an event")
+
+    sim = sub.add_parser("simulate", help="simulate a contact center")
+    sim.add_argument("--hours", type=float, default=8.0)
+    sim.add_argument("--speed", type=_speed, default=1.0, help="N times real time, or max")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--agents", type=int, default=40)
+    sim.add_argument("--out", type=Path, default=None, help="write JSONL here instead")
+    sim.add_argument("--start", default=None,
+                     help="ISO start time (default: now when publishing, a fixed day "
+                          "when writing a file)")
+
+    rep = sub.add_parser("replay", help="publish a recorded JSONL stream")
+    rep.add_argument("file", type=Path)
+    rep.add_argument("--speed", type=_speed, default=None, help="N times recorded pace, or max")
+    rep.add_argument("--wait", action="store_true",
+                     help="return when the worker has processed every event")
+    rep.add_argument("--timeout", type=float, default=600.0)
+
+    met = sub.add_parser("metrics", help="print the live figures")
+    met.add_argument("--json", action="store_true")
+    met.add_argument("--tenant", default="default")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.WARNING),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    command: str = args.command
+    if command == "up":
+        from stream.launcher import up
+        if args.http_port is not None:
+            settings = settings.model_copy(update={"http_port": args.http_port})
+        return up(settings, simulate=args.simulate, speed=args.speed, seed=args.seed)
+    if command == "worker":
+        from stream.app import run_worker
+        from stream.kafka import ensure_topics
+        ensure_topics(settings)
+        run_worker(settings, args.log_level)
+        return 0
+    if command == "gateway":
+        from gateway.server import main as gateway_main
+        gateway_main(settings)
+        return 0
+    if command == "topics":
+        from stream.kafka import ensure_topics
+        ensure_topics(settings)
+        return 0
+    if command == "schema":
+        from stream.events import json_schema
+        sys.stdout.write(orjson.dumps(json_schema(), option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    if command == "simulate":
+        return simulate(args, settings)
+    if command == "replay":
+        from producers.replay import replay
+        sent = replay(args.file, settings, speed=args.speed, wait=args.wait,
+                      wait_timeout_s=args.timeout)
+        print(f"replayed {sent} lines", file=sys.stderr)
+        return 0
+    if command == "metrics":
+        return metrics(settings, args.tenant, args.json)
+    raise AssertionError(command)
+
+
+def simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from producers.simulator import default_config, simulate as run_simulation, write_jsonl
+    start = datetime.fromisoformat(args.start) if args.start else None
+    if start is None and args.out is None:
+        now = datetime.now(UTC)
+        start = now.replace(minute=0, second=0, microsecond=0)
+    config = default_config(hours=args.hours, seed=args.seed, start=start, agents=args.agents)
+    if args.out is not None:
+        count = write_jsonl(run_simulation(config), args.out)
+        print(f"wrote {count} events to {args.out}", file=sys.stderr)
+        return 0
+    from producers.live import publish_paced
+    publish_paced(run_simulation(config), settings, args.speed)
+    return 0
+
+
+def read_metrics(settings: Settings, tenant: str) -> dict[str, Any]:
+    import redis
+    _, redis_url = settings.require_servers()
+    client = redis.Redis.from_url(redis_url)
+    try:
+        raw = client.get(settings.snapshot_key(tenant))
+        progress = client.hgetall(settings.progress_key)
+    finally:
+        client.close()
+    snapshot: dict[str, Any] = orjson.loads(raw) if raw else {
+        "tenant": tenant, "queues": {}, "teams": {}, "agents": {}}
+    for name, value in progress.items():
+        snapshot[name.decode()] = int(value)
+    snapshot.setdefault("dead_letters", 0)
+    snapshot.setdefault("processed", 0)
+    return snapshot
+
+
+def metrics(settings: Settings, tenant: str, as_json: bool) -> int:
+    snapshot = read_metrics(settings, tenant)
+    if as_json:
+        sys.stdout.write(orjson.dumps(snapshot, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    print(f"tenant {tenant} as of {snapshot.get('as_of', '-')}  processed "
+          f"{snapshot['processed']}  dead letters {snapshot['dead_letters']}")
+    header = f"{'queue':<14}{'wait':>6}{'longest':>9}{'offered':>9}{'answ':>7}{'aband':>7}"
+    header += f"{'SL':>7}{'ASA':>8}{'AHT':>8}{'aband%':>8}"
+    print(header)
+    for name, q in snapshot["queues"].items():
+        print(f"{name:<14}{q['waiting']:>6}{_mmss(q['longest_wait_s']):>9}{q['offered']:>9}"
+              f"{q['answered']:>7}{q['abandoned']:>7}{_pct(q['service_level']):>7}"
+              f"{_mmss(q['asa_s']):>8}{_mmss(q['aht_s']):>8}{_pct(q['abandon_rate']):>8}")
+    now = time.time()
+    states: dict[str, int] = {}
+    for agent in snapshot["agents"].values():
+        states[agent["state"]] = states.get(agent["state"], 0) + 1
+    print("agents: " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())) +
+          f"  (read at {datetime.fromtimestamp(now, UTC):%H:%M:%S} UTC)")
+    return 0
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.0f}%"
+
+
+def _mmss(value: float | None) -> str:
+    if value is None:
+        return "—"
+    minutes, seconds = divmod(int(round(value)), 60)
+    return f"{minutes}:{seconds:02d}"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,137 @@
+"""Kafka plumbing shared by the worker, producers and tools: topics, producers, partitions.
+
+Producers send events batched into one message per partition (a JSON array), which costs
+Faust one message instead of many; the partition of an event is murmur2(key) mod the topic's
+partition count, the same rule as Kafka's default partitioner and Faust's, so every event of
+a contact (or an agent) lands on the same partition however it is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+
+import orjson
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+from kafka.partitioner.default import murmur2
+
+from stream.events import raw_key
+from stream.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
+    """Create the events and dead-letter topics if they do not exist (idempotent)."""
+    bootstrap, _ = settings.require_servers()
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="floorpulse-admin")
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    try:
+        existing = set(admin.list_topics())
+        wanted = [
+            NewTopic(settings.topic_events, settings.topic_partitions, 1),
+            NewTopic(settings.topic_dead_letters, 1, 1),
+        ]
+        missing = [t for t in wanted if t.name not in existing]
+        if missing:
+            try:
+                admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+class EventSender:
+    """Sends event dicts (or raw lines) to the events topic, batched per partition.
+
+    ``send`` buffers; a partition's buffer goes out as one JSON-array message when it holds
+    ``batch_max`` events or on ``flush``. Lines that are not valid JSON objects are sent on
+    their own, unchanged, so the worker dead-letters them with the reason.
+    """
+
+    def __init__(self, settings: Settings, batch_max: int = 500) -> None:
+        bootstrap, _ = settings.require_servers()
+        self.settings = settings
+        self.topic = settings.topic_events
+        self.batch_max = batch_max
+        self.producer = KafkaProducer(
+            bootstrap_servers=bootstrap, linger_ms=5, batch_size=1 << 20,
+            max_request_size=16 << 20, acks=1, client_id="floorpulse-producer",
+        )
+        found = self.producer.partitions_for(self.topic)
+        self.partitions = len(found) if found else settings.topic_partitions
+        self.buffers: list[list[bytes]] = [[] for _ in range(self.partitions)]
+        self.sent_events = 0
+        self.sent_raw = 0
+
+    def send(self, event: dict[str, object]) -> None:
+        self.send_encoded(raw_key(event), orjson.dumps(event))
+
+    def send_encoded(self, key: bytes | None, encoded: bytes) -> None:
+        partition = partition_for(key, self.partitions) if key is not None else 0
+        buffer = self.buffers[partition]
+        buffer.append(encoded)
+        if len(buffer) >= self.batch_max:
+            self._send_buffer(partition)
+
+    def send_line(self, line: bytes) -> None:
+        """A line from a recorded JSONL file: batched if it is an object with a key."""
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            obj = None
+        key = raw_key(obj) if isinstance(obj, dict) else None
+        if key is None:
+            self.producer.send(self.topic, value=line)
+            self.sent_raw += 1
+        else:
+            self.send_encoded(key, line.strip())
+
+    def send_all(self, events: Iterable[dict[str, object]]) -> None:
+        for event in events:
+            self.send(event)
+
+    def _send_buffer(self, partition: int) -> None:
+        buffer = self.buffers[partition]
+        if not buffer:
+            return
+        value = b"[" + b",".join(buffer) + b"]"
+        self.producer.send(self.topic, value=value, partition=partition)
+        self.sent_events += len(buffer)
+        self.buffers[partition] = []
+
+    def flush(self) -> None:
+        for partition in range(self.partitions):
+            self._send_buffer(partition)
+        self.producer.flush()
+
+    def send_markers(self) -> str:
+        """A marker on every partition; the worker acknowledges each in Redis once it has
+        processed (and published) everything before it. Returns the marker id."""
+        self.flush()
+        marker = uuid.uuid4().hex
+        for partition in range(self.partitions):
+            self.producer.send(self.topic, value=b"", partition=partition,
+                               headers=[("floorpulse-marker", marker.encode())])
+        self.producer.flush()
+        return marker
+
+    def close(self) -> None:
+        self.flush()
+        self.producer.close()
