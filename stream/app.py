@@ -109,7 +109,7 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
     @contact_to_facts.table.on_recover
     async def rebuild_live_state() -> None:
         partitions = {
-            tp.partition for tp in app.assignment.assigned_actives()
+            tp.partition for tp in app.assignor.assigned_actives()
             if tp.topic == settings.topic_events
         }
         processor.rebuild(partitions)

@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -75,7 +75,6 @@ class EmbeddedServer:
     port: int
     proc: subprocess.Popen[bytes]
     workdir: Path
-    _log: object = field(repr=False, default=None)
 
     def stop(self, timeout: float = 5.0) -> None:
         if self.proc.poll() is None:
@@ -98,11 +97,11 @@ class EmbeddedServer:
 def _spawn(name: str, argv: list[str], host: str, port: int, workdir: Path,
            env: dict[str, str] | None = None, timeout: float = 20.0) -> EmbeddedServer:
     log_path = workdir / f"{name}.log"
-    log = open(log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
-    proc = subprocess.Popen(
-        argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=workdir,
-        env={**os.environ, **(env or {})}, start_new_session=True,
-    )
+    with log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=workdir,
+            env={**os.environ, **(env or {})}, start_new_session=True,
+        )
     try:
         wait_for_port(host, port, timeout, proc)
     except EmbeddedError as exc:
@@ -110,7 +109,7 @@ def _spawn(name: str, argv: list[str], host: str, port: int, workdir: Path,
         tail = log_path.read_bytes()[-2000:].decode(errors="replace")
         raise EmbeddedError(f"{name}: {exc}\n{tail}") from exc
     logger.info("%s listening on %s:%d (pid %d)", name, host, port, proc.pid)
-    return EmbeddedServer(name, host, port, proc, workdir, log)
+    return EmbeddedServer(name, host, port, proc, workdir)
 
 
 def start_kafka(port: int = 0, host: str = "127.0.0.1",

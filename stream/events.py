@@ -199,7 +199,7 @@ def describe_error(exc: ValidationError) -> str:
         return f"missing field {field!r}"
     if field == "ts" or field.endswith(".ts"):
         return f"bad timestamp in 'ts': {err['msg']}"
-    if kind == "model_type":
+    if not loc and kind in ("model_type", "model_attributes_type", "dict_type"):
         return "an event must be a JSON object"
     return f"invalid field {field!r}: {err['msg']}"
 

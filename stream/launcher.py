@@ -47,17 +47,9 @@ def servers(settings: Settings) -> Iterator[Settings]:
             server.stop()
 
 
-def child_env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    env["FLOORPULSE_KAFKA_BOOTSTRAP"] = settings.kafka_bootstrap or ""
-    env["FLOORPULSE_REDIS_URL"] = settings.redis_url or ""
-    env["FLOORPULSE_HTTP_PORT"] = str(settings.http_port)
-    env["FLOORPULSE_HOST"] = settings.host
-    return env
-
-
 def spawn(args: list[str], settings: Settings) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "stream.cli", *args], env=child_env(settings))
+    env = {**os.environ, **settings.to_env()}
+    return subprocess.Popen([sys.executable, "-m", "stream.cli", *args], env=env)
 
 
 def stop_all(children: list[subprocess.Popen[bytes]], timeout: float = 10.0) -> None:

@@ -7,6 +7,7 @@ Command-line flags override the environment by passing keyword arguments.
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
@@ -62,6 +63,16 @@ class Settings(BaseSettings):
     # Gateway
     client_update_interval_s: float = Field(default=0.25, gt=0)
     client_max_pending_s: float = Field(default=10.0, gt=0)
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``FLOORPULSE_*`` environment variables (for child processes)."""
+        env: dict[str, str] = {}
+        for name, value in self.model_dump(mode="json").items():
+            if value is None:
+                continue
+            key = f"FLOORPULSE_{name.upper()}"
+            env[key] = value if isinstance(value, str) else json.dumps(value)
+        return env
 
     @field_validator("timezone")
     @classmethod

@@ -90,12 +90,13 @@ class EventProcessor:
         """Recreate the live state from the tables after a rebalance or a restart."""
         started = time.monotonic()
         live = self.new_state()
-        for key, value, _ in self.contacts.items(partitions):
+        for key, value, partition in self.contacts.items(partitions):
             tenant, _, contact_id = split_key(key)
-            live.load_contact(tenant, contact_id, ContactFacts.load(orjson.loads(value)))
-        for key, value, _ in self.agents.items(partitions):
+            live.load_contact(tenant, contact_id, ContactFacts.load(orjson.loads(value)),
+                              partition)
+        for key, value, partition in self.agents.items(partitions):
             tenant, _, agent_id = split_key(key)
-            live.load_agent(tenant, agent_id, AgentFacts.load(orjson.loads(value)))
+            live.load_agent(tenant, agent_id, AgentFacts.load(orjson.loads(value)), partition)
         live.dirty_contacts.clear()
         live.dirty_agents.clear()
         self.progress = {
@@ -140,7 +141,7 @@ class EventProcessor:
                 applied = 0
                 for event in events:
                     try:
-                        ok = live.apply(event)
+                        ok = live.apply(event, partition)
                     except Exception as exc:  # never stop the worker for one event
                         logger.exception("event %s could not be applied", event.event_id)
                         ok, reason = False, f"internal error: {exc!r}"

@@ -69,7 +69,11 @@ class LiveState:
         self.waiting: dict[tuple[str, str], dict[str, float]] = {}
         # (tenant, agent) -> day ordinal -> contacts wrapped that day
         self.handled: dict[tuple[str, str], dict[int, int]] = {}
+        # Latest event time seen per tenant (what the page shows as "now") and per
+        # (tenant, source partition): lateness is judged against the partition's own
+        # clock, because partitions are consumed at different paces.
         self.stream_time: dict[str, float] = {}
+        self.partition_time: dict[tuple[str, int], float] = {}
         self.tenant_queues: dict[str, set[str]] = {}
         self.tenant_agents: dict[str, set[str]] = {}
         self.dirty_contacts: set[tuple[str, str]] = set()
@@ -96,20 +100,27 @@ class LiveState:
         end = datetime.combine(d + timedelta(days=1), time(), self.zone)
         return start.timestamp(), end.timestamp()
 
-    def is_late(self, tenant: str, ts: float) -> bool:
-        now = self.stream_time.get(tenant)
+    def is_late(self, tenant: str, ts: float, partition: int = 0) -> bool:
+        now = self.partition_time.get((tenant, partition))
         return now is not None and ts < now - self.allowed_lateness_s
 
-    # ----------------------------------------------------------------- apply
-    def apply(self, event: Event) -> bool:
-        """Apply one valid event. Returns False (and changes nothing) when the event is
-        older than the allowed lateness behind the tenant's stream time."""
-        ts = event.ts.timestamp()
-        tenant = event.tenant
-        if self.is_late(tenant, ts):
-            return False
+    def _advance(self, tenant: str, partition: int, ts: float) -> None:
+        key = (tenant, partition)
+        if ts > self.partition_time.get(key, 0.0):
+            self.partition_time[key] = ts
         if ts > self.stream_time.get(tenant, 0.0):
             self.stream_time[tenant] = ts
+
+    # ----------------------------------------------------------------- apply
+    def apply(self, event: Event, partition: int = 0) -> bool:
+        """Apply one valid event from a source partition. Returns False (and changes
+        nothing) when the event is older than the allowed lateness behind the latest event
+        time seen on that partition."""
+        ts = event.ts.timestamp()
+        tenant = event.tenant
+        if self.is_late(tenant, ts, partition):
+            return False
+        self._advance(tenant, partition, ts)
         self.dirty_tenants.add(tenant)
         if isinstance(event, AgentState):
             key = (tenant, event.agent_id)
@@ -140,9 +151,9 @@ class LiveState:
         self.dirty_contacts.add(ckey)
         return True
 
-    def apply_all(self, events: Iterable[Event]) -> list[Event]:
+    def apply_all(self, events: Iterable[Event], partition: int = 0) -> list[Event]:
         """Apply events in order; returns the ones refused as too late."""
-        return [e for e in events if not self.apply(e)]
+        return [e for e in events if not self.apply(e, partition)]
 
     # --------------------------------------------------------- contributions
     def _leg_vector(self, queue: str, leg: Leg, facts: ContactFacts) -> Vector:
@@ -205,7 +216,8 @@ class LiveState:
             self.tenant_queues.setdefault(tenant, set()).add(queue)
 
     # ---------------------------------------------------------------- restore
-    def load_contact(self, tenant: str, contact_id: str, facts: ContactFacts) -> None:
+    def load_contact(self, tenant: str, contact_id: str, facts: ContactFacts,
+                     partition: int = 0) -> None:
         """Put back a contact's facts (restore from the changelog) and its figures."""
         key = (tenant, contact_id)
         old = self.contacts.get(key)
@@ -215,16 +227,15 @@ class LiveState:
         self.contacts[key] = facts
         self._add(tenant, self._contribution(facts), 1)
         self._set_waiting(tenant, contact_id, [], self._waiting_of(facts))
-        if facts.last_ts > self.stream_time.get(tenant, 0.0):
-            self.stream_time[tenant] = facts.last_ts
+        self._advance(tenant, partition, facts.last_ts)
         self.dirty_tenants.add(tenant)
 
-    def load_agent(self, tenant: str, agent_id: str, facts: AgentFacts) -> None:
+    def load_agent(self, tenant: str, agent_id: str, facts: AgentFacts,
+                   partition: int = 0) -> None:
         self.agents[(tenant, agent_id)] = facts
         self.tenant_agents.setdefault(tenant, set()).add(agent_id)
         self.tenant_queues.setdefault(tenant, set()).update(facts.queues)
-        if facts.since > self.stream_time.get(tenant, 0.0):
-            self.stream_time[tenant] = facts.since
+        self._advance(tenant, partition, facts.since)
         self.dirty_tenants.add(tenant)
 
     # ----------------------------------------------------------------- expiry
@@ -232,10 +243,13 @@ class LiveState:
         """Forget contacts that no event within the allowed lateness can change any more:
         complete ones last touched before the lateness horizon, and any contact untouched
         for a day beyond it. Their figures stay in the interval sums. Returns their keys."""
+        # The slowest partition's clock: no partition can still accept an older event.
+        slowest: dict[str, float] = {}
+        for (tenant, _), ts in self.partition_time.items():
+            slowest[tenant] = min(ts, slowest.get(tenant, ts))
         gone: list[tuple[str, str]] = []
         for key, facts in self.contacts.items():
-            now = self.stream_time.get(key[0], 0.0)
-            horizon = now - self.allowed_lateness_s
+            horizon = slowest.get(key[0], 0.0) - self.allowed_lateness_s
             if facts.last_ts < horizon - 86_400 or (facts.complete and facts.last_ts < horizon):
                 gone.append(key)
         for key in gone:

@@ -1,0 +1,125 @@
+"""Shared fixtures: the real embedded broker and Redis, started once per test session, and
+workers run as real processes (``floorpulse worker``) with unique topics per test."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+
+from stream.embedded import start_kafka, start_redis
+from stream.kafka import ensure_topics
+from stream.settings import Settings
+
+_names = itertools.count()
+
+
+@dataclass(frozen=True)
+class Servers:
+    kafka_bootstrap: str
+    redis_url: str
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    kafka = start_kafka(workdir=tmp_path_factory.mktemp("kafka"))
+    try:
+        store = start_redis(workdir=tmp_path_factory.mktemp("redis"))
+        try:
+            yield Servers(f"{kafka.host}:{kafka.port}", f"redis://{store.host}:{store.port}/0")
+        finally:
+            store.stop()
+    finally:
+        kafka.stop()
+
+
+@pytest.fixture
+def make_settings(servers: Servers, tmp_path: Path) -> Iterator[object]:
+    """``make_settings(**overrides)``: settings with topics, app id and Redis prefix of
+    their own, so tests never see each other's data."""
+
+    def make(**overrides: object) -> Settings:
+        n = next(_names)
+        tag = f"t{os.getpid()}x{n}"
+        values: dict[str, object] = {
+            "kafka_bootstrap": servers.kafka_bootstrap,
+            "redis_url": servers.redis_url,
+            "topic_events": f"{tag}.events",
+            "topic_dead_letters": f"{tag}.dead-letters",
+            "app_id": f"floorpulse-{tag}",
+            "redis_prefix": f"fp-{tag}",
+            "data_dir": str(tmp_path / f"data-{n}"),
+            "publish_interval_s": 0.1,
+        }
+        values.update(overrides)
+        settings = Settings(**values)  # type: ignore[arg-type]
+        ensure_topics(settings)
+        return settings
+
+    yield make
+
+
+class WorkerProcess:
+    """A real ``floorpulse worker`` process."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WorkerProcess:
+        env = {**os.environ, **self.settings.to_env()}
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "stream.cli", "--log-level", "info", "worker"],
+                env=env, stdout=log, stderr=subprocess.STDOUT,
+            )
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path) -> Iterator[object]:
+    workers: list[WorkerProcess] = []
+
+    def start(settings: Settings) -> WorkerProcess:
+        worker = WorkerProcess(settings, tmp_path / f"worker-{len(workers)}.log").start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+def redis_client(settings: Settings) -> redis.Redis:
+    assert settings.redis_url is not None
+    return redis.Redis.from_url(settings.redis_url)
+
+
+def wait_until(predicate: object, timeout: float = 30.0, interval: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
