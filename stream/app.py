@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 def lower_fetch_wait(fetch_wait_ms: int) -> None:
     """Faust fixes the consumer's fetch wait at 1,500 ms, which alone puts latency above a
     second (docs/performance.md); set ours on the consumer it creates."""
-    cls = faust_aiokafka.AIOKafkaConsumerThread
+    cls: Any = faust_aiokafka.AIOKafkaConsumerThread
     original = getattr(cls, "_floorpulse_original", cls._create_worker_consumer)
 
     def create_worker_consumer(self: Any, transport: Any) -> Any:
@@ -106,7 +106,7 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
         async for batch in stream.take_events(settings.batch_max, settings.batch_within_s):
             await processor.process(batch)
 
-    @contact_to_facts.table.on_recover
+    @contact_to_facts.table.on_recover  # type: ignore[untyped-decorator]
     async def rebuild_live_state() -> None:
         partitions = {
             tp.partition for tp in app.assignor.assigned_actives()
@@ -116,7 +116,7 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
 
     ticks = 0
 
-    @app.timer(settings.publish_interval_s)
+    @app.timer(settings.publish_interval_s)  # type: ignore[untyped-decorator]
     async def publish_live_state() -> None:
         nonlocal ticks
         ticks += 1

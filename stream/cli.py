@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from producers.simulator import default_config, simulate as run_simulation, write_jsonl
+    from producers.simulator import default_config, write_jsonl
+    from producers.simulator import simulate as run_simulation
     start = datetime.fromisoformat(args.start) if args.start else None
     if start is None and args.out is None:
         now = datetime.now(UTC)
@@ -143,7 +144,7 @@ def read_metrics(settings: Settings, tenant: str) -> dict[str, Any]:
     snapshot: dict[str, Any] = orjson.loads(raw) if raw else {
         "tenant": tenant, "queues": {}, "teams": {}, "agents": {}}
     for name, value in progress.items():
-        snapshot[name.decode()] = int(value)
+        snapshot[name.decode() if isinstance(name, bytes) else name] = int(value)
     snapshot.setdefault("dead_letters", 0)
     snapshot.setdefault("processed", 0)
     return snapshot

@@ -8,6 +8,7 @@ a contact (or an agent) lands on the same partition however it is sent.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -45,16 +46,15 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
         ]
         missing = [t for t in wanted if t.name not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         admin.close()
 
 
 def partition_for(key: bytes, partitions: int) -> int:
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    hashed: int = murmur2(key)
+    return (hashed & 0x7FFFFFFF) % partitions
 
 
 class EventSender:

@@ -33,7 +33,7 @@ class RedisPublisher:
         return seq
 
     async def publish(self, snapshots: dict[str, dict[str, Any]],
-                      progress: dict[str, int], markers: dict[str, set[int]]) -> int:
+                      progress: dict[str, Any], markers: dict[str, set[int]]) -> int:
         """Write every snapshot that changed; then acknowledge the replay markers.
         Returns how many tenants were written."""
         written = 0
@@ -50,9 +50,10 @@ class RedisPublisher:
             pipe.sadd(self.settings.tenants_key, tenant)
             self.last[tenant] = snapshot
             written += 1
-        pipe.hset(self.settings.progress_key, mapping=progress)
+        pipe.hset(self.settings.progress_key, mapping=progress)  # type: ignore[arg-type]
         for marker, partitions in markers.items():
-            pipe.hset(self.settings.marker_key(marker), mapping={str(p): 1 for p in partitions})
+            acks: dict[str | bytes, int] = {str(p): 1 for p in partitions}
+            pipe.hset(self.settings.marker_key(marker), mapping=acks)  # type: ignore[arg-type]
             pipe.expire(self.settings.marker_key(marker), 3600)
         await pipe.execute()
         return written

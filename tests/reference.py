@@ -119,6 +119,6 @@ def waiting_now(events: list[dict[str, object]]) -> dict[str, int]:
         elif e["type"] in ("contact.answered", "contact.abandoned"):
             done.add((cid, str(e["queue"])))
     counts: dict[str, int] = {}
-    for cid, queue in queued - done:
+    for _cid, queue in queued - done:
         counts[queue] = counts.get(queue, 0) + 1
     return counts

@@ -272,7 +272,8 @@ class LiveState:
         today = self.day_of(now)
         day_start, day_end = self.day_bounds(today)
         queue_names = sorted(self.tenant_queues.get(tenant, ()))
-        agent_counts = {q: dict.fromkeys(AGENT_STATES, 0) for q in queue_names}
+        agent_counts: dict[str, dict[str, int]] = {
+            q: dict.fromkeys(AGENT_STATES, 0) for q in queue_names}
         team_counts: dict[str, dict[str, int]] = {}
         agents: dict[str, object] = {}
         for agent_id in sorted(self.tenant_agents.get(tenant, ())):
