@@ -16,6 +16,7 @@ import logging
 import sys
 import time
 from datetime import UTC, datetime
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any
 
@@ -120,8 +121,9 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
     from producers.simulator import simulate as run_simulation
     start = datetime.fromisoformat(args.start) if args.start else None
     if start is None and args.out is None:
-        now = datetime.now(UTC)
-        start = now.replace(minute=0, second=0, microsecond=0)
+        # Live: today's opening (08:00 in the center's zone), so the demo is busy at once.
+        today = datetime.now(settings.zone).date()
+        start = datetime.combine(today, dt_time(8), settings.zone)
     config = default_config(hours=args.hours, seed=args.seed, start=start, agents=args.agents)
     if args.out is not None:
         count = write_jsonl(run_simulation(config), args.out)

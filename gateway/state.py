@@ -1,0 +1,321 @@
+"""The gateway's pure logic: live state per tenant, subscriptions, and per-client coalescing.
+
+No I/O here. The shapes are those of ``docs/live-state.md``: a *snapshot* holds the
+entries ``queues`` / ``teams`` / ``agents`` (name -> whole entry) and scalar fields; an
+*update* holds only the entries that changed, the names that went away in ``removed``, and
+the scalar fields. Entry dicts are never mutated once received: state and pending updates
+share them and replace them whole.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+Json = dict[str, Any]
+
+ENTRY_KINDS = ("queues", "teams", "agents")
+DEFAULT_TENANT = "default"
+# The alphabet of stream.events.TenantName: tenants name Redis keys.
+TENANT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+MAX_FILTER_NAMES = 1000
+MAX_NAME_LENGTH = 256
+
+
+class Outcome(enum.Enum):
+    """What :meth:`TenantState.apply` did with an update."""
+
+    APPLIED = "applied"
+    STALE = "stale"  # seq <= current: already in the state
+    GAP = "gap"  # seq > current + 1: updates were missed, re-read the snapshot
+
+
+# ---------------------------------------------------------------------------------------------
+# Shapes
+
+
+def empty_snapshot(tenant: str) -> Json:
+    return {"tenant": tenant, "seq": 0, "queues": {}, "teams": {}, "agents": {}}
+
+
+def empty_removed() -> dict[str, list[str]]:
+    return {kind: [] for kind in ENTRY_KINDS}
+
+
+def _entries(message: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
+    value = message.get(kind)
+    return value if isinstance(value, dict) else {}
+
+
+def _removed(message: Mapping[str, Any], kind: str) -> list[str]:
+    removed = message.get("removed")
+    names = removed.get(kind) if isinstance(removed, dict) else None
+    return [name for name in names if isinstance(name, str)] if isinstance(names, list) else []
+
+
+def _scalars(message: Mapping[str, Any]) -> Json:
+    return {k: v for k, v in message.items() if k not in ENTRY_KINDS and k != "removed"}
+
+
+def seq_of(message: Mapping[str, Any]) -> int:
+    seq = message.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool):
+        raise ValueError("update without an integer seq")
+    return seq
+
+
+def normalize_snapshot(snapshot: Json, tenant: str) -> Json:
+    """A snapshot with all entry kinds present as dicts and an integer ``seq``."""
+    normal = _scalars(snapshot)
+    normal.setdefault("tenant", tenant)
+    if not isinstance(normal.get("seq"), int):
+        normal["seq"] = 0
+    for kind in ENTRY_KINDS:
+        normal[kind] = dict(_entries(snapshot, kind))
+    return normal
+
+
+# ---------------------------------------------------------------------------------------------
+# Live state of one tenant
+
+
+@dataclass
+class Change:
+    """One change to a tenant's state, as broadcast to its clients.
+
+    ``update`` has the contract's update shape. ``previous_agents`` holds, for every agent
+    named in the update (changed or removed), its entry before the change (``None`` if new):
+    a filtered client must be told to remove an agent that it was shown and no longer matches.
+    """
+
+    update: Json
+    previous_agents: dict[str, Json | None] = field(default_factory=dict)
+
+
+@dataclass
+class TenantState:
+    """The latest merged snapshot of one tenant."""
+
+    snapshot: Json
+
+    @classmethod
+    def from_snapshot(cls, snapshot: Json, tenant: str) -> TenantState:
+        return cls(normalize_snapshot(snapshot, tenant))
+
+    @property
+    def seq(self) -> int:
+        seq: int = self.snapshot["seq"]
+        return seq
+
+    def apply(self, update: Json, *, force: bool = False) -> tuple[Outcome, Change | None]:
+        """Merge ``update`` if its ``seq`` follows the state's (or always, with ``force``)."""
+        seq = seq_of(update)
+        if not force:
+            if seq <= self.seq:
+                return Outcome.STALE, None
+            if seq != self.seq + 1:
+                return Outcome.GAP, None
+        previous: dict[str, Json | None] = {}
+        agents = self.snapshot["agents"]
+        for name in (*_entries(update, "agents"), *_removed(update, "agents")):
+            previous[name] = agents.get(name)
+        for kind in ENTRY_KINDS:
+            entries = self.snapshot[kind]
+            entries.update(_entries(update, kind))
+            for name in _removed(update, kind):
+                entries.pop(name, None)
+        self.snapshot.update(_scalars(update))
+        return Outcome.APPLIED, Change(update, previous)
+
+    def replace(self, snapshot: Json) -> Change:
+        """Take ``snapshot`` as the new state; the change is the difference as an update."""
+        new = normalize_snapshot(snapshot, self.snapshot.get("tenant", DEFAULT_TENANT))
+        old = self.snapshot
+        self.snapshot = new
+        update = diff_snapshots(old, new)
+        previous: dict[str, Json | None] = {
+            name: old["agents"].get(name)
+            for name in (*update["agents"], *update["removed"]["agents"])
+        }
+        return Change(update, previous)
+
+
+def diff_snapshots(old: Json, new: Json) -> Json:
+    """The update that turns snapshot ``old`` into snapshot ``new``."""
+    update = _scalars(new)
+    update["removed"] = empty_removed()
+    for kind in ENTRY_KINDS:
+        old_entries, new_entries = _entries(old, kind), _entries(new, kind)
+        update[kind] = {
+            name: entry for name, entry in new_entries.items() if old_entries.get(name) != entry
+        }
+        update["removed"][kind] = [name for name in old_entries if name not in new_entries]
+    return update
+
+
+# ---------------------------------------------------------------------------------------------
+# Subscriptions
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What one client sees: a tenant, and optionally some queues and teams (empty = all)."""
+
+    tenant: str = DEFAULT_TENANT
+    queues: frozenset[str] = frozenset()
+    teams: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_query(cls, query: str) -> Subscription:
+        """From a URL query: ``tenant=default&queues=billing,sales&teams=Team%20Blue``."""
+        params = parse_qs(query, keep_blank_values=True)
+
+        def names(key: str) -> list[str]:
+            return [name for value in params.get(key, []) for name in value.split(",")]
+
+        tenants = params.get("tenant", [])
+        return cls.build(tenants[-1] if tenants else None, names("queues"), names("teams"))
+
+    @classmethod
+    def from_message(cls, message: Mapping[str, Any]) -> Subscription:
+        """From a ``{"type": "subscribe", ...}`` message; raises ``ValueError`` if malformed."""
+        tenant = message.get("tenant")
+        if tenant is not None and not isinstance(tenant, str):
+            raise ValueError("subscribe: tenant must be a string")
+        lists = []
+        for key in ("queues", "teams"):
+            value = message.get(key)
+            if value is None:
+                value = []
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"subscribe: {key} must be a list of strings")
+            lists.append(value)
+        return cls.build(tenant, lists[0], lists[1])
+
+    @classmethod
+    def build(cls, tenant: str | None, queues: Iterable[str], teams: Iterable[str]) -> Subscription:
+        tenant = tenant.strip() if tenant else DEFAULT_TENANT
+        if not TENANT_RE.match(tenant):
+            raise ValueError(f"invalid tenant name {tenant[:80]!r}")
+        queue_set = _name_set(queues, "queues")
+        team_set = _name_set(teams, "teams")
+        return cls(tenant, queue_set, team_set)
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.queues or self.teams)
+
+    def shows_queue(self, name: str) -> bool:
+        return not self.queues or name in self.queues
+
+    def shows_team(self, name: str) -> bool:
+        return not self.teams or name in self.teams
+
+    def shows_agent(self, entry: Mapping[str, Any] | None) -> bool:
+        """An agent skilled for a subscribed queue or in a subscribed team (no filter: all)."""
+        if not self.filtered:
+            return True
+        if entry is None:
+            return False
+        if self.queues:
+            skills = entry.get("queues")
+            if isinstance(skills, list) and not self.queues.isdisjoint(
+                s for s in skills if isinstance(s, str)
+            ):
+                return True
+        return bool(self.teams) and entry.get("team") in self.teams
+
+    def filter_snapshot(self, snapshot: Json) -> Json:
+        """The snapshot restricted to this subscription (a new top-level dict)."""
+        view = _scalars(snapshot)
+        view["queues"] = _select(_entries(snapshot, "queues"), self.shows_queue)
+        view["teams"] = _select(_entries(snapshot, "teams"), self.shows_team)
+        agents = _entries(snapshot, "agents")
+        view["agents"] = (
+            dict(agents)
+            if not self.filtered
+            else {name: entry for name, entry in agents.items() if self.shows_agent(entry)}
+        )
+        return view
+
+    def filter_change(self, change: Change) -> Json:
+        """The update as this client must see it.
+
+        A changed agent that no longer matches becomes a removal if the client was shown it.
+        """
+        update = change.update
+        if not self.filtered:
+            return update
+        view = _scalars(update)
+        view["queues"] = _select(_entries(update, "queues"), self.shows_queue)
+        view["teams"] = _select(_entries(update, "teams"), self.shows_team)
+        removed = {
+            "queues": [n for n in _removed(update, "queues") if self.shows_queue(n)],
+            "teams": [n for n in _removed(update, "teams") if self.shows_team(n)],
+            "agents": [
+                n for n in _removed(update, "agents")
+                if self.shows_agent(change.previous_agents.get(n))
+            ],
+        }
+        agents: Json = {}
+        for name, entry in _entries(update, "agents").items():
+            if self.shows_agent(entry):
+                agents[name] = entry
+            elif self.shows_agent(change.previous_agents.get(name)):
+                removed["agents"].append(name)
+        view["agents"] = agents
+        view["removed"] = removed
+        return view
+
+
+def _name_set(names: Iterable[str], what: str) -> frozenset[str]:
+    result = frozenset(name.strip() for name in names if name.strip())
+    if len(result) > MAX_FILTER_NAMES:
+        raise ValueError(f"too many {what} (at most {MAX_FILTER_NAMES})")
+    if any(len(name) > MAX_NAME_LENGTH for name in result):
+        raise ValueError(f"a name in {what} is longer than {MAX_NAME_LENGTH} characters")
+    return result
+
+
+def _select(entries: Mapping[str, Any], keep: Any) -> Json:
+    return {name: entry for name, entry in entries.items() if keep(name)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Coalescing
+
+
+def coalesce(pending: Json | None, update: Json) -> Json:
+    """Merge ``update`` into a client's pending update, as if both had been applied in turn.
+
+    ``pending`` (owned by the client) is modified and returned; ``update`` is not modified.
+    A name is never both an entry and a removal: the later of the two wins.
+    """
+    if pending is None:
+        pending = {kind: {} for kind in ENTRY_KINDS}
+        pending["removed"] = empty_removed()
+    pending.update(_scalars(update))
+    removed: dict[str, list[str]] = pending["removed"]
+    for kind in ENTRY_KINDS:
+        entries: Json = pending[kind]
+        changed = _entries(update, kind)
+        gone = _removed(update, kind)
+        if changed and removed[kind]:
+            removed[kind] = [name for name in removed[kind] if name not in changed]
+        entries.update(changed)
+        for name in gone:
+            entries.pop(name, None)
+            if name not in removed[kind]:
+                removed[kind].append(name)
+    return pending
+
+
+def apply_to_snapshot(snapshot: Json, update: Json) -> Json:
+    """What a client does with an update: a new snapshot (used by tests and tools)."""
+    state = TenantState.from_snapshot(snapshot, snapshot.get("tenant", DEFAULT_TENANT))
+    state.apply(update, force=True)
+    return state.snapshot

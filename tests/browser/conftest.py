@@ -1,0 +1,116 @@
+"""Browser fixtures: Debian's headless Chromium driven by Playwright (never a downloaded one).
+
+- ``browser`` (session): one Chromium for the whole run.
+- ``page`` (per test): a fresh 1600x900 context and page; JavaScript errors on the page fail
+  the test.
+- ``redis_server`` (session) and ``running_gateway`` (per test, started on demand): a real
+  Redis and the gateway on a free port with a unique key prefix, for tests that feed the page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from playwright.async_api import Browser, Page, Playwright, ViewportSize, async_playwright
+
+from gateway.server import run_gateway
+from stream.embedded import EmbeddedServer, free_port, start_redis
+from stream.settings import Settings
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+VIEWPORT: ViewportSize = {"width": 1600, "height": 900}
+
+
+@pytest.fixture(scope="session")
+async def playwright() -> AsyncIterator[Playwright]:
+    if shutil.which(CHROMIUM) is None:
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    async with async_playwright() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="session")
+async def browser(playwright: Playwright) -> AsyncIterator[Browser]:
+    chromium = await playwright.chromium.launch(
+        executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    try:
+        yield chromium
+    finally:
+        await chromium.close()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport=VIEWPORT)
+    new_page = await context.new_page()
+    errors: list[str] = []
+    new_page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield new_page
+    finally:
+        await context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[EmbeddedServer]:
+    server = start_redis()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@dataclass
+class RunningGateway:
+    """The gateway as a task in the test's event loop; stop and start it again at will."""
+
+    settings: Settings
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.http_port}/"
+
+    async def start(self) -> None:
+        ready = asyncio.Event()
+        self.task = asyncio.create_task(run_gateway(self.settings, ready))
+        ready_wait = asyncio.create_task(ready.wait())
+        await asyncio.wait({self.task, ready_wait}, timeout=10,
+                           return_when=asyncio.FIRST_COMPLETED)
+        ready_wait.cancel()
+        if self.task.done():
+            self.task.result()
+        assert ready.is_set(), "gateway not ready within 10 s"
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+            self.task = None
+
+
+@pytest.fixture
+async def running_gateway(redis_server: EmbeddedServer) -> AsyncIterator[RunningGateway]:
+    """A gateway, not yet started (write the snapshot first, then ``await start()``)."""
+    running = RunningGateway(Settings(
+        redis_url=f"redis://{redis_server.host}:{redis_server.port}/0",
+        http_port=free_port(),
+        redis_prefix=f"browser-{uuid.uuid4().hex[:8]}",
+        client_update_interval_s=0.1,
+    ))
+    try:
+        yield running
+    finally:
+        await running.stop()

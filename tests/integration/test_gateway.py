@@ -1,0 +1,366 @@
+"""The gateway against a real Redis: page and health over HTTP, snapshot then updates over
+WebSocket, filters, coalescing, gap recovery, bad messages, and slow clients."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pytest
+import redis.asyncio as aioredis
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from gateway.server import run_gateway
+from gateway.state import apply_to_snapshot, empty_removed
+from stream.embedded import EmbeddedServer, free_port, start_redis
+from stream.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+Json = dict[str, Any]
+
+
+# --- fixtures -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[EmbeddedServer]:
+    server = start_redis()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def redis(redis_server: EmbeddedServer) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis(host=redis_server.host, port=redis_server.port)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@dataclass
+class RunningGateway:
+    settings: Settings
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.settings.host}:{self.settings.http_port}/ws"
+
+    async def start(self) -> None:
+        ready = asyncio.Event()
+        self.task = asyncio.create_task(run_gateway(self.settings, ready))
+        ready_wait = asyncio.create_task(ready.wait())
+        await asyncio.wait({self.task, ready_wait}, timeout=10,
+                           return_when=asyncio.FIRST_COMPLETED)
+        ready_wait.cancel()
+        if self.task.done():
+            self.task.result()  # raises what went wrong
+        assert ready.is_set(), "gateway not ready within 10 s"
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+            self.task = None
+
+
+@pytest.fixture
+async def settings(redis_server: EmbeddedServer) -> Settings:
+    return Settings(
+        redis_url=f"redis://{redis_server.host}:{redis_server.port}/0",
+        http_port=free_port(),
+        redis_prefix=f"test-{uuid.uuid4().hex[:8]}",
+        client_update_interval_s=0.1,
+        client_max_pending_s=1.0,
+    )
+
+
+@pytest.fixture
+async def gateway(settings: Settings, redis: aioredis.Redis) -> AsyncIterator[RunningGateway]:
+    await write_snapshot(redis, settings, snapshot(seq=1))
+    running = RunningGateway(settings)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def agent(name: str, queues: list[str], team: str, state: str = "available") -> Json:
+    return {"name": name, "state": state, "reason": None, "since_epoch": 1000.0, "handled": 0,
+            "team": team, "queues": queues}
+
+
+def snapshot(seq: int, tenant: str = "default", agents: int = 0) -> Json:
+    data: Json = {
+        "tenant": tenant, "seq": seq, "as_of_epoch": 1000.0 + seq, "timezone": "UTC",
+        "queues": {"billing": {"waiting": 1, "answered": 10}, "sales": {"waiting": 2}},
+        "teams": {"Blue": {"agents": {"available": 1}}},
+        "agents": {"a1": agent("Ana", ["billing"], "Blue"), "a2": agent("Bo", ["sales"], "Red")},
+        "dead_letters": 0,
+    }
+    for i in range(agents):
+        data["agents"][f"x{i}"] = agent(f"Extra {i} " + "x" * 80, ["sales"], "Red")
+    return data
+
+
+def update(seq: int, tenant: str = "default", **fields: Any) -> Json:
+    data: Json = {"tenant": tenant, "seq": seq, "as_of_epoch": 1000.0 + seq, "queues": {},
+                  "teams": {}, "agents": {}, "removed": empty_removed(), "dead_letters": 0}
+    data.update(fields)
+    return data
+
+
+async def write_snapshot(redis: aioredis.Redis, settings: Settings, data: Json) -> None:
+    await redis.sadd(settings.tenants_key, data["tenant"])
+    await redis.set(settings.snapshot_key(data["tenant"]), orjson.dumps(data))
+
+
+async def publish(redis: aioredis.Redis, settings: Settings, data: Json) -> None:
+    await redis.publish(settings.updates_channel(data["tenant"]), orjson.dumps(data))
+
+
+async def http_get(settings: Settings, path: str) -> tuple[int, dict[str, str], bytes]:
+    reader, writer = await asyncio.open_connection(settings.host, settings.http_port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+    raw = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode().split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+@dataclass
+class LiveView:
+    """A test client that keeps the merged view, as the page does."""
+
+    ws: ClientConnection
+    state: Json = field(default_factory=dict)
+    messages: list[Json] = field(default_factory=list)
+
+    async def receive(self, timeout: float = 3.0) -> Json:
+        message: Json = orjson.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+        self.messages.append(message)
+        if message["type"] == "snapshot":
+            self.state = message["data"]
+        elif message["type"] == "update":
+            self.state = apply_to_snapshot(self.state, message["data"])
+        return message
+
+    async def wait_for(self, predicate: Any, timeout: float = 3.0) -> Json:
+        deadline = time.monotonic() + timeout
+        while not predicate(self.state):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"condition not met; state={self.state}")
+            await self.receive(remaining)
+        return self.state
+
+
+@contextlib.asynccontextmanager
+async def live_view(gateway: RunningGateway, query: str = "") -> AsyncIterator[LiveView]:
+    async with connect(gateway.url + query, open_timeout=5) as ws:
+        view = LiveView(ws)
+        first = await view.receive()
+        assert first["type"] == "snapshot"
+        yield view
+
+
+def raw_websocket_that_never_reads(settings: Settings, query: str = "") -> socket.socket:
+    """A client that completes the handshake and then never reads another byte."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((settings.host, settings.http_port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET /ws{query} HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+    sock.settimeout(5)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+def drained_to_eof(sock: socket.socket, timeout: float) -> bool:
+    """Read everything; ``True`` if the server closed the connection within ``timeout``."""
+    sock.settimeout(timeout)
+    try:
+        while sock.recv(1 << 20):
+            pass
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+    return True
+
+
+# --- tests ----------------------------------------------------------------------------------
+
+
+async def test_healthz_page_assets_and_not_found(gateway: RunningGateway) -> None:
+    settings = gateway.settings
+    assert (await http_get(settings, "/healthz"))[::2] == (200, b"ok")
+    status, headers, body = await http_get(settings, "/")
+    assert status == 200 and headers["content-type"].startswith("text/html")
+    assert b'data-status' in body or b"app.js" in body
+    assert "script-src 'self'" in headers["content-security-policy"]
+    status, headers, _ = await http_get(settings, "/app.js?v=1")
+    assert status == 200 and headers["content-type"].startswith("text/javascript")
+    status, headers, _ = await http_get(settings, "/style.css")
+    assert status == 200 and headers["content-type"].startswith("text/css")
+    for path in ("/nope.html", "/../stream/settings.py", "/%2e%2e/pyproject.toml",
+                 "/__init__.py", "/wallboard/index.html", "/.hidden.js"):
+        assert (await http_get(settings, path))[0] == 404, path
+
+
+async def test_snapshot_on_connect_then_updates_merge(
+    gateway: RunningGateway, redis: aioredis.Redis
+) -> None:
+    async with live_view(gateway, "?tenant=default") as view:
+        first = view.messages[0]
+        assert first["tenant"] == "default" and first["data"]["seq"] == 1
+        assert set(view.state["agents"]) == {"a1", "a2"}
+        await publish(redis, gateway.settings, update(
+            2, queues={"billing": {"waiting": 7, "answered": 11}}, dead_letters=2,
+            removed={"queues": [], "teams": [], "agents": ["a2"]}))
+        state = await view.wait_for(lambda s: s["seq"] == 2)
+        assert view.messages[-1]["type"] == "update"
+        assert state["queues"]["billing"] == {"waiting": 7, "answered": 11}
+        assert state["queues"]["sales"] == {"waiting": 2}
+        assert set(state["agents"]) == {"a1"} and state["dead_letters"] == 2
+
+
+async def test_subscription_filters_by_queue_and_resubscribes(
+    gateway: RunningGateway, redis: aioredis.Redis
+) -> None:
+    async with live_view(gateway, "?tenant=default&queues=billing") as view:
+        assert set(view.state["queues"]) == {"billing"}
+        assert set(view.state["agents"]) == {"a1"}
+        await publish(redis, gateway.settings, update(
+            2, queues={"sales": {"waiting": 9}, "billing": {"waiting": 3}},
+            agents={"a2": agent("Bo", ["sales"], "Red", "aux")}))
+        state = await view.wait_for(lambda s: s["seq"] == 2)
+        assert set(state["queues"]) == {"billing"} and set(state["agents"]) == {"a1"}
+        update_message = view.messages[-1]["data"]
+        assert update_message["agents"] == {} and "sales" not in update_message["queues"]
+
+        await view.ws.send(orjson.dumps({"type": "subscribe", "queues": ["sales"]}).decode())
+        message = await view.receive()
+        assert message["type"] == "snapshot"
+        assert set(view.state["queues"]) == {"sales"} and set(view.state["agents"]) == {"a2"}
+
+
+async def test_bad_client_messages_get_errors_and_the_connection_stays(
+    gateway: RunningGateway, redis: aioredis.Redis
+) -> None:
+    async with live_view(gateway) as view:
+        for bad, expected in [("not json", "not JSON"), ("[1]", "JSON object"),
+                              ('{"type": "dance"}', "unknown message type"),
+                              ('{"type": "subscribe", "queues": "billing"}', "list of strings")]:
+            await view.ws.send(bad)
+            message = await view.receive()
+            assert message["type"] == "error" and expected in message["message"], message
+        await publish(redis, gateway.settings, update(2, dead_letters=5))
+        await view.wait_for(lambda s: s.get("dead_letters") == 5)
+        # over 64 KiB is refused by closing the connection (1009 message too big)
+        await view.ws.send("x" * (64 * 1024 + 1))
+        with pytest.raises(ConnectionClosed) as closed:
+            await view.receive()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+async def test_updates_are_coalesced_per_client(
+    gateway: RunningGateway, redis: aioredis.Redis
+) -> None:
+    async with live_view(gateway) as view:
+        for seq in range(2, 52):
+            await publish(redis, gateway.settings, update(
+                seq, queues={"billing": {"waiting": seq}},
+                agents={f"n{seq}": agent(f"New {seq}", ["billing"], "Blue")}))
+        state = await view.wait_for(lambda s: s["seq"] == 51)
+        updates = [m for m in view.messages if m["type"] == "update"]
+        assert 1 <= len(updates) <= 10, len(updates)
+        assert state["queues"]["billing"] == {"waiting": 51}
+        assert {f"n{seq}" for seq in range(2, 52)} <= set(state["agents"])
+
+
+async def test_seq_gap_rereads_the_snapshot(
+    gateway: RunningGateway, redis: aioredis.Redis
+) -> None:
+    async with live_view(gateway) as view:
+        later = snapshot(seq=5)
+        later["queues"]["sales"] = {"waiting": 42}  # only in the snapshot, not in the update
+        later["queues"]["billing"] = {"waiting": 5}
+        del later["agents"]["a2"]
+        await write_snapshot(redis, gateway.settings, later)
+        await publish(redis, gateway.settings, update(5, queues={"billing": {"waiting": 5}}))
+        state = await view.wait_for(lambda s: s["seq"] == 5)
+        assert state["queues"]["sales"] == {"waiting": 42}
+        assert set(state["agents"]) == {"a1"}
+        # and the next update applies on top of the re-read snapshot
+        await publish(redis, gateway.settings, update(6, queues={"sales": {"waiting": 1}}))
+        state = await view.wait_for(lambda s: s["seq"] == 6)
+        assert state["queues"] == {"billing": {"waiting": 5}, "sales": {"waiting": 1}}
+
+
+async def test_unknown_tenant_is_loaded_lazily(
+    gateway: RunningGateway, redis: aioredis.Redis
+) -> None:
+    async with live_view(gateway, "?tenant=acme") as view:
+        assert view.state["queues"] == {}  # nothing published for acme yet
+        await write_snapshot(redis, gateway.settings, snapshot(seq=3, tenant="acme"))
+        await publish(redis, gateway.settings, update(
+            4, tenant="acme", queues={"billing": {"waiting": 4}}))
+        state = await view.wait_for(lambda s: s["seq"] == 4)
+        assert state["queues"] == {"billing": {"waiting": 4}, "sales": {"waiting": 2}}
+    async with connect(gateway.url + "?tenant=no/such") as ws:
+        message = orjson.loads(await asyncio.wait_for(ws.recv(), 3))
+        assert message["type"] == "error" and "invalid tenant" in message["message"]
+
+
+async def test_a_client_that_never_reads_does_not_delay_others(
+    settings: Settings, redis: aioredis.Redis
+) -> None:
+    await write_snapshot(redis, settings, snapshot(seq=1, agents=400))
+    running = RunningGateway(settings)
+    await running.start()
+    stuck = await asyncio.to_thread(raw_websocket_that_never_reads, settings)
+    try:
+        async with live_view(running) as view:
+            latencies = []
+            for seq in range(2, 30):  # ~60 KB per update, every ~0.1 s, for ~3 s
+                changed = {f"x{i}": agent(f"Extra {i} {seq} " + "y" * 80, ["sales"], "Red")
+                           for i in range(400)}
+                published = time.monotonic()
+                await publish(redis, settings, update(seq, agents=changed))
+                await view.wait_for(lambda s, seq=seq: s["seq"] >= seq, timeout=2.0)
+                latencies.append(time.monotonic() - published)
+                await asyncio.sleep(0.05)
+            assert max(latencies) < 1.0, latencies
+            # the stuck client was closed within client_max_pending_s (+ slack)
+            assert await asyncio.to_thread(drained_to_eof, stuck, 3.0)
+    finally:
+        stuck.close()
+        await running.stop()

@@ -1,0 +1,218 @@
+"""The gateway's pure logic: update merge, gap detection, subscription filters, coalescing."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from gateway.state import (
+    Change,
+    Outcome,
+    Subscription,
+    TenantState,
+    apply_to_snapshot,
+    coalesce,
+    diff_snapshots,
+    empty_removed,
+)
+
+Json = dict[str, Any]
+
+
+def queue(waiting: int, answered: int = 0) -> Json:
+    return {"waiting": waiting, "answered": answered, "service_level": None}
+
+
+def agent(name: str, queues: list[str], team: str, state: str = "available") -> Json:
+    return {"name": name, "state": state, "queues": queues, "team": team, "handled": 0}
+
+
+def snapshot(seq: int = 1) -> Json:
+    return {
+        "tenant": "default", "seq": seq, "as_of_epoch": 100.0, "dead_letters": 0,
+        "queues": {"billing": queue(1), "sales": queue(2)},
+        "teams": {"Blue": {"agents": {"available": 1}}, "Red": {"agents": {"available": 1}}},
+        "agents": {
+            "a1": agent("Ana", ["billing"], "Blue"),
+            "a2": agent("Bo", ["sales"], "Red"),
+            "a3": agent("Cy", ["billing", "sales"], "Red"),
+        },
+    }
+
+
+def update(seq: int, **fields: Any) -> Json:
+    base: Json = {"tenant": "default", "seq": seq, "as_of_epoch": 100.0 + seq,
+                  "queues": {}, "teams": {}, "agents": {}, "removed": empty_removed()}
+    base.update(fields)
+    return base
+
+
+# --- merging updates into the state -------------------------------------------------------
+
+
+def test_update_replaces_entries_whole_deletes_removed_and_takes_scalars() -> None:
+    state = TenantState.from_snapshot(snapshot(), "default")
+    outcome, change = state.apply(update(
+        2, queues={"billing": {"waiting": 5}}, dead_letters=3,
+        removed={"queues": ["sales"], "teams": [], "agents": ["a2"]}))
+    assert outcome is Outcome.APPLIED and change is not None
+    assert state.snapshot["queues"] == {"billing": {"waiting": 5}}  # entry-level replace
+    assert set(state.snapshot["agents"]) == {"a1", "a3"}
+    assert state.snapshot["dead_letters"] == 3 and state.seq == 2
+    assert state.snapshot["as_of_epoch"] == 102.0
+    assert change.previous_agents == {"a2": snapshot()["agents"]["a2"]}
+
+
+@pytest.mark.parametrize(("seq", "expected"), [
+    (1, Outcome.STALE), (0, Outcome.STALE), (3, Outcome.GAP), (9, Outcome.GAP),
+])
+def test_only_the_next_seq_applies(seq: int, expected: Outcome) -> None:
+    state = TenantState.from_snapshot(snapshot(seq=1), "default")
+    before = copy.deepcopy(state.snapshot)
+    outcome, change = state.apply(update(seq, queues={"billing": queue(9)}))
+    assert (outcome, change) == (expected, None)
+    assert state.snapshot == before
+
+
+def test_force_applies_after_a_gap_that_the_snapshot_cannot_close() -> None:
+    state = TenantState.from_snapshot(snapshot(seq=1), "default")
+    outcome, _ = state.apply(update(7, queues={"billing": queue(9)}), force=True)
+    assert outcome is Outcome.APPLIED
+    assert state.seq == 7 and state.snapshot["queues"]["billing"]["waiting"] == 9
+
+
+def test_update_without_integer_seq_is_rejected() -> None:
+    state = TenantState.from_snapshot(snapshot(), "default")
+    with pytest.raises(ValueError, match="seq"):
+        state.apply({"queues": {}})
+    with pytest.raises(ValueError, match="seq"):
+        state.apply({"seq": True})
+
+
+def test_replace_yields_the_difference_as_an_update() -> None:
+    state = TenantState.from_snapshot(snapshot(seq=1), "default")
+    newer = snapshot(seq=5)
+    newer["queues"]["billing"] = queue(7)
+    del newer["agents"]["a2"]
+    change = state.replace(newer)
+    assert change.update["queues"] == {"billing": queue(7)}
+    assert change.update["removed"]["agents"] == ["a2"]
+    assert change.update["agents"] == {} and change.update["seq"] == 5
+    assert change.previous_agents["a2"] == snapshot()["agents"]["a2"]
+    assert state.snapshot == newer
+
+
+def test_diff_then_apply_reproduces_the_new_snapshot() -> None:
+    old, new = snapshot(seq=1), snapshot(seq=3)
+    new["agents"]["a4"] = agent("Di", ["sales"], "Blue")
+    new["teams"].pop("Red")
+    assert apply_to_snapshot(old, diff_snapshots(old, new)) == new
+
+
+# --- subscriptions ----------------------------------------------------------------------
+
+
+def test_subscription_from_query() -> None:
+    sub = Subscription.from_query("tenant=acme&queues=billing,sales&teams=Team%20Blue")
+    assert sub == Subscription("acme", frozenset({"billing", "sales"}), frozenset({"Team Blue"}))
+    assert Subscription.from_query("") == Subscription("default")
+    assert Subscription.from_query("queues=") == Subscription("default")
+
+
+@pytest.mark.parametrize("message", [
+    {"type": "subscribe", "tenant": 5},
+    {"type": "subscribe", "queues": "billing"},
+    {"type": "subscribe", "teams": [1]},
+    {"type": "subscribe", "tenant": "../etc"},
+    {"type": "subscribe", "queues": [f"q{i}" for i in range(1001)]},
+])
+def test_malformed_subscribe_is_a_value_error(message: Json) -> None:
+    with pytest.raises(ValueError):
+        Subscription.from_message(message)
+
+
+def test_no_filter_shows_everything() -> None:
+    assert Subscription().filter_snapshot(snapshot()) == snapshot()
+
+
+@pytest.mark.parametrize(("queues", "teams", "shown_queues", "shown_teams", "shown_agents"), [
+    ({"billing"}, set(), {"billing"}, {"Blue", "Red"}, {"a1", "a3"}),
+    ({"sales"}, set(), {"sales"}, {"Blue", "Red"}, {"a2", "a3"}),
+    (set(), {"Blue"}, {"billing", "sales"}, {"Blue"}, {"a1"}),
+    ({"sales"}, {"Blue"}, {"sales"}, {"Blue"}, {"a1", "a2", "a3"}),
+    ({"nowhere"}, set(), set(), {"Blue", "Red"}, set()),
+])
+def test_filter_snapshot(queues: set[str], teams: set[str], shown_queues: set[str],
+                         shown_teams: set[str], shown_agents: set[str]) -> None:
+    view = Subscription("default", frozenset(queues), frozenset(teams)).filter_snapshot(snapshot())
+    assert set(view["queues"]) == shown_queues
+    assert set(view["teams"]) == shown_teams
+    assert set(view["agents"]) == shown_agents
+    assert view["seq"] == 1 and view["as_of_epoch"] == 100.0
+
+
+def test_filter_change_removes_an_agent_that_stops_matching() -> None:
+    state = TenantState.from_snapshot(snapshot(), "default")
+    sub = Subscription("default", frozenset({"billing"}))
+    _, change = state.apply(update(
+        2, queues={"sales": queue(4), "billing": queue(3)},
+        agents={"a1": agent("Ana", ["sales"], "Blue"),  # re-skilled away from billing
+                "a2": agent("Bo", ["sales"], "Red", "aux")},  # never shown
+        removed={"queues": ["sales"], "teams": [], "agents": ["a3"]}))
+    assert change is not None
+    view = sub.filter_change(change)
+    assert view["queues"] == {"billing": queue(3)}
+    assert view["agents"] == {}
+    assert sorted(view["removed"]["agents"]) == ["a1", "a3"]
+    assert view["removed"]["queues"] == []
+    assert view["seq"] == 2
+
+
+def test_filter_change_adds_an_agent_that_starts_matching() -> None:
+    state = TenantState.from_snapshot(snapshot(), "default")
+    moved = agent("Bo", ["sales", "billing"], "Red")
+    _, change = state.apply(update(2, agents={"a2": moved}))
+    assert change is not None
+    view = Subscription("default", frozenset({"billing"})).filter_change(change)
+    assert view["agents"] == {"a2": moved} and view["removed"]["agents"] == []
+
+
+# --- coalescing ---------------------------------------------------------------------------
+
+
+def test_coalesce_equals_applying_in_turn() -> None:
+    updates = [
+        update(2, queues={"billing": queue(2)}),
+        update(3, agents={"a1": agent("Ana", ["billing"], "Blue", "aux")},
+               removed={"queues": ["sales"], "teams": [], "agents": []}),
+        update(4, queues={"sales": queue(8)}, removed={"queues": [], "teams": [],
+                                                       "agents": ["a2"]}),
+        update(5, agents={"a2": agent("Bo", ["sales"], "Red", "acw")}, dead_letters=4),
+    ]
+    originals = copy.deepcopy(updates)
+    stepwise = snapshot()
+    pending = None
+    for item in updates:
+        stepwise = apply_to_snapshot(stepwise, item)
+        pending = coalesce(pending, item)
+    assert pending is not None
+    assert updates == originals  # inputs untouched
+    assert apply_to_snapshot(snapshot(), pending) == stepwise
+    # a name is never both an entry and a removal
+    for kind in ("queues", "teams", "agents"):
+        assert not set(pending[kind]) & set(pending["removed"][kind])
+    assert pending["seq"] == 5 and pending["dead_letters"] == 4
+
+
+def test_coalesce_keeps_a_removal_of_a_re_added_then_removed_name() -> None:
+    pending = coalesce(None, update(2, queues={"x": queue(1)}))
+    pending = coalesce(pending, update(3, removed={"queues": ["x"], "teams": [],
+                                                   "agents": []}))
+    assert pending["queues"] == {} and pending["removed"]["queues"] == ["x"]
+
+
+def test_change_defaults() -> None:
+    change = Change({"seq": 1})
+    assert change.previous_agents == {}
