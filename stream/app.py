@@ -7,6 +7,7 @@ come from the environment at start-up, not at import time.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import faust
@@ -123,7 +124,9 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
         live = processor.live
         if ticks % max(1, int(60 / settings.publish_interval_s)) == 0:
             processor.expire()
+        now = time.time()
         tenants = set(live.tenants()) if processor.counters_changed else set(live.dirty_tenants)
+        tenants.update(t for t in live.tenants() if publisher.due(t, now))
         if not tenants and not processor.markers:
             return
         snapshots = {t: live.snapshot(t) for t in tenants}

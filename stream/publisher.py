@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import orjson
@@ -21,6 +22,11 @@ class RedisPublisher:
         self.redis = client
         self.last: dict[str, dict[str, Any]] = {}
         self.seq: dict[str, int] = {}
+        self.published_at: dict[str, float] = {}
+
+    def due(self, tenant: str, now: float) -> bool:
+        """Whether a heartbeat is due for the tenant."""
+        return now - self.published_at.get(tenant, 0.0) >= self.settings.heartbeat_s
 
     async def _next_seq(self, tenant: str) -> int:
         seq = self.seq.get(tenant)
@@ -37,11 +43,14 @@ class RedisPublisher:
         """Write every snapshot that changed; then acknowledge the replay markers.
         Returns how many tenants were written."""
         written = 0
+        now = time.time()
         pipe = self.redis.pipeline(transaction=False)
         for tenant, snapshot in snapshots.items():
             snapshot.update(progress)
+            snapshot["published_at"] = now
             update = diff_snapshots(self.last.get(tenant), snapshot)
-            if tenant in self.last and not _changed(update, self.last[tenant], snapshot):
+            if (tenant in self.last and not self.due(tenant, now)
+                    and not _changed(update, self.last[tenant], snapshot)):
                 continue
             seq = await self._next_seq(tenant)
             snapshot["seq"] = update["seq"] = seq
@@ -49,6 +58,7 @@ class RedisPublisher:
             pipe.publish(self.settings.updates_channel(tenant), orjson.dumps(update))
             pipe.sadd(self.settings.tenants_key, tenant)
             self.last[tenant] = snapshot
+            self.published_at[tenant] = now
             written += 1
         pipe.hset(self.settings.progress_key, mapping=progress)  # type: ignore[arg-type]
         for marker, partitions in markers.items():
@@ -62,4 +72,5 @@ class RedisPublisher:
 def _changed(update: dict[str, Any], old: dict[str, Any], new: dict[str, Any]) -> bool:
     if any(update[s] for s in SECTIONS) or any(update["removed"][s] for s in SECTIONS):
         return True
-    return any(old.get(k) != v for k, v in new.items() if k not in SECTIONS and k != "seq")
+    return any(old.get(k) != v for k, v in new.items()
+               if k not in SECTIONS and k not in ("seq", "published_at"))

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     fetch_wait_ms: int = Field(default=20, ge=1)
     session_timeout_s: float = Field(default=10.0, gt=0)
     publish_interval_s: float = Field(default=0.25, gt=0)
+    # Publish at least this often even when nothing changed, so pages can tell a quiet
+    # center from a stopped pipeline.
+    heartbeat_s: float = Field(default=2.0, gt=0)
     data_dir: str = ".floorpulse"
 
     # Redis layout

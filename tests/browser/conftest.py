@@ -34,7 +34,7 @@ VIEWPORT: ViewportSize = {"width": 1600, "height": 900}
 @pytest.fixture(scope="session")
 async def playwright() -> AsyncIterator[Playwright]:
     if shutil.which(CHROMIUM) is None:
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+        pytest.fail(f"{CHROMIUM} is not installed: run ./scripts/install-chromium.sh")
     async with async_playwright() as instance:
         yield instance
 
