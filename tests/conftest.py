@@ -3,18 +3,21 @@ workers run as real processes (``floorpulse worker``) with unique topics per tes
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import redis
 
+from gateway.server import run_gateway
 from stream.embedded import start_kafka, start_redis
 from stream.kafka import ensure_topics
 from stream.settings import Settings
@@ -123,3 +126,37 @@ def wait_until(predicate: object, timeout: float = 30.0, interval: float = 0.1) 
             return
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+@dataclass
+class RunningGateway:
+    """The gateway as a task in the test's event loop; stop and start it again at will."""
+
+    settings: Settings
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.http_port}/"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.settings.host}:{self.settings.http_port}/ws"
+
+    async def start(self) -> None:
+        ready = asyncio.Event()
+        self.task = asyncio.create_task(run_gateway(self.settings, ready))
+        ready_wait = asyncio.create_task(ready.wait())
+        await asyncio.wait({self.task, ready_wait}, timeout=10,
+                           return_when=asyncio.FIRST_COMPLETED)
+        ready_wait.cancel()
+        if self.task.done():
+            self.task.result()  # raises what went wrong
+        assert ready.is_set(), "gateway not ready within 10 s"
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+            self.task = None

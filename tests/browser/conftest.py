@@ -9,19 +9,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 
 import pytest
 from playwright.async_api import Browser, Page, Playwright, ViewportSize, async_playwright
 
-from gateway.server import run_gateway
 from stream.embedded import EmbeddedServer, free_port, start_redis
 from stream.settings import Settings
+from tests.conftest import RunningGateway
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -69,36 +66,6 @@ def redis_server() -> Iterator[EmbeddedServer]:
         yield server
     finally:
         server.stop()
-
-
-@dataclass
-class RunningGateway:
-    """The gateway as a task in the test's event loop; stop and start it again at will."""
-
-    settings: Settings
-    task: asyncio.Task[None] | None = field(default=None, repr=False)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.settings.host}:{self.settings.http_port}/"
-
-    async def start(self) -> None:
-        ready = asyncio.Event()
-        self.task = asyncio.create_task(run_gateway(self.settings, ready))
-        ready_wait = asyncio.create_task(ready.wait())
-        await asyncio.wait({self.task, ready_wait}, timeout=10,
-                           return_when=asyncio.FIRST_COMPLETED)
-        ready_wait.cancel()
-        if self.task.done():
-            self.task.result()
-        assert ready.is_set(), "gateway not ready within 10 s"
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-            self.task = None
 
 
 @pytest.fixture

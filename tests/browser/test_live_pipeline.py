@@ -12,7 +12,7 @@ from playwright.async_api import Page, expect
 
 from stream.embedded import free_port
 from stream.kafka import EventSender
-from tests.browser.conftest import RunningGateway
+from tests.conftest import RunningGateway
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 

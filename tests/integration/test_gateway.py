@@ -20,10 +20,10 @@ import redis.asyncio as aioredis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from gateway.server import run_gateway
 from gateway.state import apply_to_snapshot, empty_removed
 from stream.embedded import EmbeddedServer, free_port, start_redis
 from stream.settings import Settings
+from tests.conftest import RunningGateway
 
 pytestmark = pytest.mark.integration
 
@@ -49,34 +49,6 @@ async def redis(redis_server: EmbeddedServer) -> AsyncIterator[aioredis.Redis]:
         yield client
     finally:
         await client.aclose()
-
-
-@dataclass
-class RunningGateway:
-    settings: Settings
-    task: asyncio.Task[None] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"ws://{self.settings.host}:{self.settings.http_port}/ws"
-
-    async def start(self) -> None:
-        ready = asyncio.Event()
-        self.task = asyncio.create_task(run_gateway(self.settings, ready))
-        ready_wait = asyncio.create_task(ready.wait())
-        await asyncio.wait({self.task, ready_wait}, timeout=10,
-                           return_when=asyncio.FIRST_COMPLETED)
-        ready_wait.cancel()
-        if self.task.done():
-            self.task.result()  # raises what went wrong
-        assert ready.is_set(), "gateway not ready within 10 s"
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-            self.task = None
 
 
 @pytest.fixture
@@ -179,7 +151,7 @@ class LiveView:
 
 @contextlib.asynccontextmanager
 async def live_view(gateway: RunningGateway, query: str = "") -> AsyncIterator[LiveView]:
-    async with connect(gateway.url + query, open_timeout=5) as ws:
+    async with connect(gateway.ws_url + query, open_timeout=5) as ws:
         view = LiveView(ws)
         first = await view.receive()
         assert first["type"] == "snapshot"
@@ -335,7 +307,7 @@ async def test_unknown_tenant_is_loaded_lazily(
             4, tenant="acme", queues={"billing": {"waiting": 4}}))
         state = await view.wait_for(lambda s: s["seq"] == 4)
         assert state["queues"] == {"billing": {"waiting": 4}, "sales": {"waiting": 2}}
-    async with connect(gateway.url + "?tenant=no/such") as ws:
+    async with connect(gateway.ws_url + "?tenant=no/such") as ws:
         message = orjson.loads(await asyncio.wait_for(ws.recv(), 3))
         assert message["type"] == "error" and "invalid tenant" in message["message"]
 
