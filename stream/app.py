@@ -15,8 +15,8 @@ import redis.asyncio as aioredis
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from stream.agents.process_events import EventProcessor
-from stream.metrics.live import LiveState, QueueRule
 from stream.publisher import RedisPublisher
+from stream.report import calendar, new_partition_state
 from stream.settings import Settings
 from stream.tables.changelog import PartitionedTable
 
@@ -36,23 +36,6 @@ def lower_fetch_wait(fetch_wait_ms: int) -> None:
 
     cls._floorpulse_original = original
     cls._create_worker_consumer = create_worker_consumer
-
-
-def queue_rules(settings: Settings) -> Any:
-    rules: dict[str, QueueRule] = {}
-
-    def rule(queue: str) -> QueueRule:
-        found = rules.get(queue)
-        if found is None:
-            q = settings.queue(queue)
-            found = rules[queue] = QueueRule(q.sl_threshold_s, q.sl_target, q.amber_band)
-        return found
-
-    return rule
-
-
-def new_live_state(settings: Settings) -> LiveState:
-    return LiveState(settings.zone, queue_rules(settings), settings.allowed_lateness_s)
 
 
 def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
@@ -82,6 +65,10 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
     dead_letters_topic = app.topic(
         settings.topic_dead_letters, value_type=bytes, value_serializer="raw", partitions=1,
     )
+    intervals_topic = app.topic(
+        settings.topic_intervals, key_type=bytes, value_type=bytes, key_serializer="raw",
+        value_serializer="raw", partitions=1,
+    )
 
     def table(name: str) -> PartitionedTable:
         return PartitionedTable(app.Table(
@@ -96,11 +83,15 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
     async def send_dead_letter(value: bytes) -> None:
         await dead_letters_topic.send(value=value)
 
+    async def send_interval(key: bytes, value: bytes) -> None:
+        await intervals_topic.send(key=key, value=value)
+
+    center = calendar(settings)
     processor = EventProcessor(
-        lambda: new_live_state(settings),
+        lambda: new_partition_state(settings, center),
         contact_to_facts, agent_to_facts, partition_to_progress, send_dead_letter,
     )
-    publisher = RedisPublisher(settings, aioredis.from_url(redis_url))
+    publisher = RedisPublisher(settings, aioredis.from_url(redis_url), send_interval)
 
     @app.agent(events_topic)
     async def process_events(stream: Any) -> None:
@@ -121,20 +112,25 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
     async def publish_live_state() -> None:
         nonlocal ticks
         ticks += 1
-        live = processor.live
+        states = processor.states
+        known = {t for state in states.values() for t in state.tenants()}
         if ticks % max(1, int(60 / settings.publish_interval_s)) == 0:
             processor.expire()
+            await publisher.drop_old_intervals(known)
         now = time.time()
-        tenants = set(live.tenants()) if processor.counters_changed else set(live.dirty_tenants)
-        tenants.update(t for t in live.tenants() if publisher.due(t, now))
+        if processor.counters_changed:
+            tenants = set(known)
+        else:
+            tenants = {t for state in states.values() for t in state.dirty_tenants}
+        tenants.update(t for t in known if publisher.due(t, now))
         if not tenants and not processor.markers:
             return
-        snapshots = {t: live.snapshot(t) for t in tenants}
-        live.dirty_tenants.clear()
+        progress = ({p: (prog.processed, prog.dead_letters)
+                     for p, prog in processor.progress.items()}
+                    if processor.counters_changed else {})
         processor.counters_changed = False
         markers, processor.markers = processor.markers, {}
-        progress = {"processed": processor.processed, "dead_letters": processor.dead_letters}
-        await publisher.publish(snapshots, progress, markers)
+        await publisher.publish(states, tenants, progress, markers)
 
     return app, processor
 

@@ -5,6 +5,8 @@
     floorpulse simulate [--hours H] [--speed N|max] [--seed S] [--out FILE]
     floorpulse replay FILE [--speed N|max] [--wait]
     floorpulse metrics [--json] [--tenant T]
+    floorpulse intervals [--queue Q] [--from T] [--to T] [--json|--csv] [--tenant T]
+    floorpulse report FILE [--json|--csv]      interval rows of a recorded stream (no Kafka)
     floorpulse topics                          create the topics (idempotent)
     floorpulse schema                          print the events' JSON Schema
 """
@@ -71,7 +73,34 @@ def build_parser() -> argparse.ArgumentParser:
     met = sub.add_parser("metrics", help="print the live figures")
     met.add_argument("--json", action="store_true")
     met.add_argument("--tenant", default="default")
+
+    ivs = sub.add_parser("intervals", help="closed and open 15-minute intervals, from Redis")
+    ivs.add_argument("--tenant", default="default")
+    ivs.add_argument("--queue", default=None)
+    ivs.add_argument("--from", dest="start", default=None, help="ISO date or time (inclusive)")
+    ivs.add_argument("--to", dest="end", default=None, help="ISO date or time (exclusive)")
+    _formats(ivs)
+
+    rep_ = sub.add_parser("report", help="interval rows computed from a recorded JSONL file")
+    rep_.add_argument("file", type=Path)
+    _formats(rep_)
     return parser
+
+
+def _formats(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--json", action="store_true", help="a JSON array of rows")
+    group.add_argument("--csv", action="store_true", help="CSV with a header")
+
+
+def print_rows(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    from stream.report import rows_csv, rows_table
+    if args.json:
+        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+    elif args.csv:
+        sys.stdout.write(rows_csv(rows))
+    else:
+        sys.stdout.write(rows_table(rows))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,7 +142,25 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if command == "metrics":
         return metrics(settings, args.tenant, args.json)
+    if command == "intervals":
+        from stream.intervals import read_intervals
+        rows = read_intervals(settings, args.tenant, args.queue, _when(args.start, settings),
+                              _when(args.end, settings))
+        print_rows(rows, args)
+        return 0
+    if command == "report":
+        from stream.report import read_events, report_rows
+        print_rows(report_rows(read_events(args.file), settings), args)
+        return 0
     raise AssertionError(command)
+
+
+def _when(text: str | None, settings: Settings) -> datetime | None:
+    """An ISO date (midnight, center's zone) or date-time (center's zone if no offset)."""
+    if text is None:
+        return None
+    when = datetime.fromisoformat(text)
+    return when if when.tzinfo is not None else when.replace(tzinfo=settings.zone)
 
 
 def simulate(args: argparse.Namespace, settings: Settings) -> int:
@@ -145,10 +192,12 @@ def read_metrics(settings: Settings, tenant: str) -> dict[str, Any]:
         client.close()
     snapshot: dict[str, Any] = orjson.loads(raw) if raw else {
         "tenant": tenant, "queues": {}, "teams": {}, "agents": {}}
-    for name, value in progress.items():
-        snapshot[name.decode() if isinstance(name, bytes) else name] = int(value)
-    snapshot.setdefault("dead_letters", 0)
-    snapshot.setdefault("processed", 0)
+    # The counters as the partitions' owners last wrote them (also when no event was valid).
+    processed = dead = 0
+    for value in progress.values():
+        a, b = (value.decode() if isinstance(value, bytes) else value).split(",")
+        processed, dead = processed + int(a), dead + int(b)
+    snapshot["processed"], snapshot["dead_letters"] = processed, dead
     return snapshot
 
 

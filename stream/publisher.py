@@ -1,72 +1,188 @@
-"""Publish live state to Redis: the snapshot key and the updates channel per tenant
-(docs/live-state.md), coalesced to at most one write per tenant per publish interval."""
+"""Publish live state and closed intervals to Redis (docs/live-state.md).
+
+Each worker writes the *view* of every partition it owns (what that partition contributes
+to the figures) to ``{prefix}:{tenant}:view:{partition}``, then merges the views of all
+partitions (its own from memory, the others' from Redis) into the tenant's snapshot. The
+snapshot key and the updates channel are written in one transaction, watched, so that two
+workers never interleave their updates: every update is the difference to the snapshot
+stored just before it.
+
+Intervals that no event can change any more (docs/metrics.md, "Closing") are written once
+to ``{prefix}:{tenant}:intervals`` (kept for the retention), and sent to the intervals topic.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.exceptions import WatchError
 
-from stream.metrics.live import SECTIONS, diff_snapshots
+from stream.metrics.definitions import INTERVAL_MS, Calendar, to_ms
+from stream.metrics.merge import SECTIONS, closed_until, diff_snapshots, interval_rows, snapshot
+from stream.metrics.partition import PartitionState, PartitionView
+from stream.report import calendar, queue_rules
 from stream.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+DAY_S = 86_400
+
 
 class RedisPublisher:
-    def __init__(self, settings: Settings, client: aioredis.Redis) -> None:
+    def __init__(self, settings: Settings, client: aioredis.Redis,
+                 send_interval: Callable[[bytes, bytes], Awaitable[Any]] | None = None) -> None:
         self.settings = settings
         self.redis = client
-        self.last: dict[str, dict[str, Any]] = {}
-        self.seq: dict[str, int] = {}
+        self.send_interval = send_interval
+        self.calendar: Calendar = calendar(settings)
+        self.rules = queue_rules(settings)
+        self.lateness_ms = int(settings.allowed_lateness_s * 1000)
+        self.partitions = settings.topic_partitions
         self.published_at: dict[str, float] = {}
+        self.closed: dict[str, int] = {}
 
     def due(self, tenant: str, now: float) -> bool:
         """Whether a heartbeat is due for the tenant."""
         return now - self.published_at.get(tenant, 0.0) >= self.settings.heartbeat_s
 
-    async def _next_seq(self, tenant: str) -> int:
-        seq = self.seq.get(tenant)
-        if seq is None:
-            # Continue the sequence a previous worker left, so gateways keep merging.
-            raw = await self.redis.get(self.settings.snapshot_key(tenant))
-            seq = int(orjson.loads(raw).get("seq", 0)) if raw else 0
-        seq += 1
-        self.seq[tenant] = seq
-        return seq
+    # ------------------------------------------------------------------ views
+    def _since(self, state: PartitionState, tenant: str) -> int:
+        clock = state.effective_clock(tenant) or 0
+        today = self.calendar.day_bounds(self.calendar.day_of(clock))[0]
+        return min(today, self.closed.get(tenant, 0))
 
-    async def publish(self, snapshots: dict[str, dict[str, Any]],
-                      progress: dict[str, Any], markers: dict[str, set[int]]) -> int:
-        """Write every snapshot that changed; then acknowledge the replay markers.
-        Returns how many tenants were written."""
-        written = 0
-        now = time.time()
+    async def _views(self, tenant: str, own: Mapping[int, PartitionState],
+                     dirty: set[int]) -> list[PartitionView]:
+        s = self.settings
+        views: dict[int, PartitionView] = {}
         pipe = self.redis.pipeline(transaction=False)
-        for tenant, snapshot in snapshots.items():
-            snapshot.update(progress)
-            snapshot["published_at"] = now
-            update = diff_snapshots(self.last.get(tenant), snapshot)
-            if (tenant in self.last and not self.due(tenant, now)
-                    and not _changed(update, self.last[tenant], snapshot)):
-                continue
-            seq = await self._next_seq(tenant)
-            snapshot["seq"] = update["seq"] = seq
-            pipe.set(self.settings.snapshot_key(tenant), orjson.dumps(snapshot))
-            pipe.publish(self.settings.updates_channel(tenant), orjson.dumps(update))
-            pipe.sadd(self.settings.tenants_key, tenant)
-            self.last[tenant] = snapshot
-            self.published_at[tenant] = now
-            written += 1
-        pipe.hset(self.settings.progress_key, mapping=progress)  # type: ignore[arg-type]
-        for marker, partitions in markers.items():
-            acks: dict[str | bytes, int] = {str(p): 1 for p in partitions}
-            pipe.hset(self.settings.marker_key(marker), mapping=acks)  # type: ignore[arg-type]
-            pipe.expire(self.settings.marker_key(marker), 3600)
+        for partition, state in own.items():
+            view = views[partition] = state.view(tenant, self._since(state, tenant))
+            if partition in dirty:
+                pipe.set(s.view_key(tenant, partition), orjson.dumps(view.to_json()))
         await pipe.execute()
+        foreign = [p for p in range(self.partitions) if p not in own]
+        if foreign:
+            raw = await self.redis.mget([s.view_key(tenant, p) for p in foreign])
+            for partition, value in zip(foreign, raw, strict=True):
+                if value:
+                    views[partition] = PartitionView.from_json(orjson.loads(value))
+        return list(views.values())
+
+    # ---------------------------------------------------------------- publish
+    async def publish(self, own: Mapping[int, PartitionState], tenants: set[str],
+                      progress: Mapping[int, tuple[int, int]],
+                      markers: dict[str, set[int]]) -> int:
+        """Publish the tenants' snapshots and newly closed intervals; record the partitions'
+        counters; then acknowledge replay markers. Returns how many tenants were written."""
+        s = self.settings
+        now = time.time()
+        if progress:
+            await self.redis.hset(s.progress_key, mapping={
+                str(p): f"{processed},{dead}" for p, (processed, dead) in progress.items()})
+        totals = await self.progress_totals()
+        written = 0
+        for tenant in sorted(tenants):
+            dirty = {p for p, state in own.items() if tenant in state.dirty_tenants}
+            if tenant not in self.closed:
+                raw_closed = await self.redis.get(s.closed_key(tenant))
+                self.closed[tenant] = int(raw_closed) if raw_closed else 0
+            views = await self._views(tenant, own, dirty)
+            await self._close_intervals(tenant, views)
+            snap = snapshot(tenant, views, self.calendar, self.rules, self.lateness_ms,
+                            s.rolling_minutes, self.partitions)
+            snap.update(totals)
+            snap["published_at"] = now
+            if await self._write_snapshot(tenant, snap, force=self.due(tenant, now)):
+                written += 1
+                self.published_at[tenant] = now
+            for state in own.values():
+                state.dirty_tenants.discard(tenant)
+        if markers:
+            pipe = self.redis.pipeline(transaction=False)
+            for marker, partitions in markers.items():
+                acks: dict[str | bytes, int] = {str(p): 1 for p in partitions}
+                pipe.hset(s.marker_key(marker), mapping=acks)  # type: ignore[arg-type]
+                pipe.expire(s.marker_key(marker), 3600)
+            await pipe.execute()
         return written
+
+    async def progress_totals(self) -> dict[str, int]:
+        raw = await self.redis.hgetall(self.settings.progress_key)
+        processed = dead = 0
+        for value in raw.values():
+            a, b = (value.decode() if isinstance(value, bytes) else value).split(",")
+            processed += int(a)
+            dead += int(b)
+        return {"processed": processed, "dead_letters": dead}
+
+    async def _write_snapshot(self, tenant: str, snap: dict[str, Any], force: bool) -> bool:
+        """Write the snapshot and publish its difference to the stored one, atomically."""
+        s = self.settings
+        key = s.snapshot_key(tenant)
+        for _ in range(5):
+            async with self.redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(key)
+                    raw = await pipe.get(key)
+                    old = orjson.loads(raw) if raw else None
+                    update = diff_snapshots(old, snap)
+                    if old is not None and not force and not _changed(update, old, snap):
+                        await pipe.unwatch()  # type: ignore[no-untyped-call]
+                        return False
+                    snap["seq"] = update["seq"] = int((old or {}).get("seq", 0)) + 1
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.set(key, orjson.dumps(snap))
+                    pipe.publish(s.updates_channel(tenant), orjson.dumps(update))
+                    pipe.sadd(s.tenants_key, tenant)
+                    await pipe.execute()
+                    return True
+                except WatchError:
+                    continue
+        logger.warning("snapshot of %s not written: other writers kept changing it", tenant)
+        return False
+
+    # -------------------------------------------------------------- intervals
+    async def _close_intervals(self, tenant: str, views: list[PartitionView]) -> None:
+        s = self.settings
+        before = self.closed.get(tenant, 0)
+        until = closed_until(views, self.lateness_ms, self.partitions)
+        if until <= before:
+            return
+        rows = interval_rows(tenant, views, self.calendar, self.rules, self.lateness_ms,
+                             start_from=before or None, start_to=until,
+                             partitions=self.partitions)
+        pipe = self.redis.pipeline(transaction=False)
+        for row in rows:
+            field = f"{row['queue']}|{row['interval_start']}"
+            start_ms = to_ms(datetime.fromisoformat(str(row["interval_start"])))
+            value = orjson.dumps(row)
+            pipe.hset(s.intervals_key(tenant), field, value)
+            pipe.zadd(s.intervals_index_key(tenant), {field: start_ms})
+            if self.send_interval is not None:
+                await self.send_interval(f"{tenant}|{field}".encode(), value)
+        pipe.set(s.closed_key(tenant), until)
+        await pipe.execute()
+        self.closed[tenant] = until
+
+    async def drop_old_intervals(self, tenants: set[str]) -> None:
+        """Keep closed intervals for the retention only."""
+        s = self.settings
+        for tenant in tenants:
+            cutoff = self.closed.get(tenant, 0) - s.interval_retention_days * DAY_S * 1000
+            if cutoff <= 0:
+                continue
+            old = await self.redis.zrangebyscore(s.intervals_index_key(tenant), 0,
+                                                 cutoff - INTERVAL_MS)
+            if old:
+                await self.redis.hdel(s.intervals_key(tenant), *old)
+                await self.redis.zrem(s.intervals_index_key(tenant), *old)
 
 
 def _changed(update: dict[str, Any], old: dict[str, Any], new: dict[str, Any]) -> bool:

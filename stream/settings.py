@@ -8,7 +8,9 @@ Command-line flags override the environment by passing keyword arguments.
 from __future__ import annotations
 
 import json
+from datetime import time
 from functools import cached_property
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -24,6 +26,11 @@ class QueueSettings(BaseModel):
     sl_target: float = Field(default=0.80, ge=0, le=1)
     # Tile turns amber below the target, red below target - amber_band.
     amber_band: float = Field(default=0.10, ge=0, le=1)
+    # Abandons with a wait shorter than this are not counted at all (0: none).
+    short_abandon_s: float = Field(default=0.0, ge=0)
+    sl_definition: Literal[
+        "abandons_against", "abandons_ignored", "abandons_for", "answered_only"
+    ] = "abandons_against"
 
 
 class Settings(BaseSettings):
@@ -40,6 +47,7 @@ class Settings(BaseSettings):
     # Topics
     topic_events: str = "floorpulse.events"
     topic_dead_letters: str = "floorpulse.dead-letters"
+    topic_intervals: str = "floorpulse.intervals"
     topic_partitions: int = Field(default=4, ge=1)
     app_id: str = "floorpulse"
 
@@ -48,6 +56,10 @@ class Settings(BaseSettings):
     queues: dict[str, QueueSettings] = Field(default_factory=dict)
     default_queue: QueueSettings = QueueSettings()
     allowed_lateness_s: float = Field(default=7200.0, ge=0)
+    # The center's day starts here (24/7 centers often use 06:00); a multiple of 15 min.
+    day_start: str = Field(default="00:00", pattern=r"^([01][0-9]|2[0-3]):(00|15|30|45)$")
+    rolling_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    interval_retention_days: int = Field(default=35, ge=1)
 
     # Worker
     batch_max: int = Field(default=2000, ge=1)
@@ -90,6 +102,11 @@ class Settings(BaseSettings):
     def queue(self, name: str) -> QueueSettings:
         return self.queues.get(name, self.default_queue)
 
+    @property
+    def day_start_time(self) -> time:
+        hours, minutes = self.day_start.split(":")
+        return time(int(hours), int(minutes))
+
     def require_servers(self) -> tuple[str, str]:
         if not self.kafka_bootstrap or not self.redis_url:
             raise RuntimeError(
@@ -112,6 +129,22 @@ class Settings(BaseSettings):
     @property
     def progress_key(self) -> str:
         return f"{self.redis_prefix}:progress"
+
+    def view_key(self, tenant: str, partition: int) -> str:
+        """What one partition contributes to the tenant's figures (written by its owner)."""
+        return f"{self.redis_prefix}:{tenant}:view:{partition}"
+
+    def closed_key(self, tenant: str) -> str:
+        """Intervals starting before this time (epoch ms) are closed."""
+        return f"{self.redis_prefix}:{tenant}:closed-until"
+
+    def intervals_key(self, tenant: str) -> str:
+        """Closed interval rows: field ``queue|interval_start`` -> row JSON."""
+        return f"{self.redis_prefix}:{tenant}:intervals"
+
+    def intervals_index_key(self, tenant: str) -> str:
+        """The same fields, scored by interval start (for the retention)."""
+        return f"{self.redis_prefix}:{tenant}:intervals:index"
 
     def marker_key(self, marker: str) -> str:
         """Hash of the partitions on which the worker has processed a replay marker."""

@@ -22,7 +22,7 @@ import orjson
 
 from stream.events import Rejected, agent_key, contact_key, decode_message, split_key
 from stream.metrics.facts import AgentFacts, ContactFacts
-from stream.metrics.live import LiveState
+from stream.metrics.partition import PartitionState
 from stream.tables.changelog import PartitionedTable
 
 logger = logging.getLogger(__name__)
@@ -65,18 +65,18 @@ def dead_letter_value(reject: Rejected, topic: str, partition: int, offset: int)
 
 
 class EventProcessor:
-    """Owns the live state of the partitions assigned to this worker."""
+    """Owns the state of the partitions assigned to this worker, one state per partition."""
 
     def __init__(
         self,
-        new_state: Callable[[], LiveState],
+        new_state: Callable[[], PartitionState],
         contacts: PartitionedTable,
         agents: PartitionedTable,
         progress: PartitionedTable,
         send_dead_letter: Callable[[bytes], Awaitable[Any]],
     ) -> None:
         self.new_state = new_state
-        self.live = new_state()
+        self.states: dict[int, PartitionState] = {}
         self.contacts = contacts
         self.agents = agents
         self.progress_table = progress
@@ -86,30 +86,37 @@ class EventProcessor:
         self.counters_changed = False
 
     # ----------------------------------------------------------- rebalance
+    def state(self, partition: int) -> PartitionState:
+        state = self.states.get(partition)
+        if state is None:
+            state = self.states[partition] = self.new_state()
+        return state
+
     def rebuild(self, partitions: set[int]) -> None:
-        """Recreate the live state from the tables after a rebalance or a restart."""
+        """Recreate the partitions' states from the tables after a rebalance or a restart."""
         started = time.monotonic()
-        live = self.new_state()
+        states = {p: self.new_state() for p in partitions}
         for key, value, partition in self.contacts.items(partitions):
             tenant, _, contact_id = split_key(key)
-            live.load_contact(tenant, contact_id, ContactFacts.load(orjson.loads(value)),
-                              partition)
+            states[partition].load_contact(tenant, contact_id,
+                                           ContactFacts.load(orjson.loads(value)))
         for key, value, partition in self.agents.items(partitions):
             tenant, _, agent_id = split_key(key)
-            live.load_agent(tenant, agent_id, AgentFacts.load(orjson.loads(value)), partition)
-        live.dirty_contacts.clear()
-        live.dirty_agents.clear()
+            states[partition].load_agent(tenant, agent_id, AgentFacts.load(orjson.loads(value)))
+        for state in states.values():
+            state.dirty_contacts.clear()
+            state.dirty_agents.clear()
         self.progress = {
             partition: Progress.load(value)
             for _, value, partition in self.progress_table.items(partitions)
         }
         for table in (self.contacts, self.agents, self.progress_table):
             table.forget_except(partitions)
-        self.live = live
+        self.states = states
         self.counters_changed = True
         logger.info("state rebuilt for partitions %s: %d contacts, %d agents in %.2f s",
-                    sorted(partitions), len(live.contacts), len(live.agents),
-                    time.monotonic() - started)
+                    sorted(partitions), sum(len(s.contacts) for s in states.values()),
+                    sum(len(s.agents) for s in states.values()), time.monotonic() - started)
 
     @property
     def processed(self) -> int:
@@ -122,13 +129,11 @@ class EventProcessor:
     # --------------------------------------------------------------- batch
     async def process(self, messages: Sequence[Any]) -> None:
         """``messages``: Faust events (``.message`` with topic, partition, offset, value)."""
-        live = self.live
-        contact_partition: dict[tuple[str, str], int] = {}
-        agent_partition: dict[tuple[str, str], int] = {}
         touched: set[int] = set()
         for fevent in messages:
             msg = fevent.message
             partition, offset = msg.partition, msg.offset
+            live = self.state(partition)
             prog = self.progress.get(partition)
             if prog is None:
                 prog = self.progress[partition] = Progress()
@@ -141,19 +146,15 @@ class EventProcessor:
                 applied = 0
                 for event in events:
                     try:
-                        ok = live.apply(event, partition)
+                        ok = live.apply(event)
                     except Exception as exc:  # never stop the worker for one event
                         logger.exception("event %s could not be applied", event.event_id)
                         ok, reason = False, f"internal error: {exc!r}"
                     else:
                         reason = (f"later than the allowed lateness "
-                                  f"({live.allowed_lateness_s:.0f} s behind stream time)")
+                                  f"({live.lateness_ms / 1000:.0f} s behind stream time)")
                     if ok:
                         applied += 1
-                        if event.type == "agent.state":
-                            agent_partition[(event.tenant, event.agent_id)] = partition
-                        else:
-                            contact_partition[(event.tenant, event.contact_id)] = partition
                     else:
                         rejects.append(Rejected(reason=reason, raw=orjson.dumps(
                             event.model_dump(mode="json", exclude_none=True))))
@@ -166,23 +167,21 @@ class EventProcessor:
             if counted:
                 prog.offset = offset
                 touched.add(partition)
-        self._persist(contact_partition, agent_partition, touched)
+        self._persist(touched)
 
-    def _persist(self, contact_partition: dict[tuple[str, str], int],
-                 agent_partition: dict[tuple[str, str], int], touched: set[int]) -> None:
-        live = self.live
-        for ckey in live.dirty_contacts:
-            facts = live.contacts.get(ckey)
-            partition = contact_partition.get(ckey)
-            if facts is not None and partition is not None:
-                self.contacts.put(partition, contact_key(*ckey), orjson.dumps(facts.dump()))
-        for akey in live.dirty_agents:
-            agent = live.agents.get(akey)
-            partition = agent_partition.get(akey)
-            if agent is not None and partition is not None:
-                self.agents.put(partition, agent_key(*akey), orjson.dumps(agent.dump()))
-        live.dirty_contacts.clear()
-        live.dirty_agents.clear()
+    def _persist(self, touched: set[int]) -> None:
+        """Write what changed, once per key per batch, to its partition's changelog."""
+        for partition, live in self.states.items():
+            for ckey in live.dirty_contacts:
+                facts = live.contacts.get(ckey)
+                if facts is not None:
+                    self.contacts.put(partition, contact_key(*ckey), orjson.dumps(facts.dump()))
+            for akey in live.dirty_agents:
+                agent = live.agents.get(akey)
+                if agent is not None:
+                    self.agents.put(partition, agent_key(*akey), orjson.dumps(agent.dump()))
+            live.dirty_contacts.clear()
+            live.dirty_agents.clear()
         for partition in touched:
             self.progress_table.put(partition, progress_key(partition),
                                     self.progress[partition].dump())
@@ -191,13 +190,12 @@ class EventProcessor:
 
     def expire(self) -> int:
         """Forget finished contacts beyond the allowed lateness (and their table rows)."""
-        gone = self.live.expire()
-        for tenant, contact_id in gone:
-            key = contact_key(tenant, contact_id)
-            partition = self.contacts.partition_of(key)
-            if partition is not None:
-                self.contacts.delete(partition, key)
-        return len(gone)
+        count = 0
+        for partition, live in self.states.items():
+            for tenant, contact_id in live.expire():
+                self.contacts.delete(partition, contact_key(tenant, contact_id))
+                count += 1
+        return count
 
 
 def _marker(headers: Any) -> str | None:

@@ -1,17 +1,19 @@
 """Per-contact and per-agent facts: what the events say, kept so that order and repetition
 do not matter.
 
-Every fact is set-like: the earliest time wins (``min``), ties are broken by a stable rule,
-so applying the same event twice, or a contact's events in any order, gives the same facts.
-Figures are pure functions of facts (see :mod:`stream.metrics.live`), which is what makes
-them exact under late, reordered and duplicated events and after a crash replays a batch.
+Every fact is set-like: the earliest time wins (``min``), holds are sets of times, an agent's
+timeline is a set of (time, event id, state): so applying the same event twice, or a
+contact's events in any order, gives the same facts. Figures are pure functions of facts
+(:mod:`stream.metrics.partition`), which is what makes them exact under late, reordered and
+duplicated events and after a crash replays a batch.
 
-Facts serialise to plain lists (:meth:`ContactFacts.dump` / :meth:`ContactFacts.load`) for the
-worker's changelog table.
+Times are integer milliseconds. Facts serialise to plain lists (``dump`` / ``load``) for the
+worker's changelog tables.
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 from stream.events import (
@@ -19,14 +21,16 @@ from stream.events import (
     ContactAbandoned,
     ContactAnswered,
     ContactEnded,
+    ContactHeld,
     ContactQueued,
+    ContactResumed,
     ContactTransferred,
     ContactWrapped,
     Event,
 )
 
 
-def _min(current: float | None, ts: float) -> float:
+def _min(current: int | None, ts: int) -> int:
     return ts if current is None or ts < current else current
 
 
@@ -34,30 +38,59 @@ def _min(current: float | None, ts: float) -> float:
 class Leg:
     """The contact's time in one queue: offered there once, with one outcome."""
 
-    queued: float | None = None
-    answered: float | None = None
+    queued: int | None = None
+    answered: int | None = None
     agent: str | None = None  # the agent whose answer was first
-    abandoned: float | None = None
+    abandoned: int | None = None
 
     @property
     def waiting(self) -> bool:
         return self.queued is not None and self.answered is None and self.abandoned is None
+
+    @property
+    def outcome(self) -> int | None:
+        return self.answered if self.answered is not None else self.abandoned
 
 
 @dataclass(slots=True)
 class Segment:
     """One agent's handling of the contact: talk (+ hold), then ACW until wrapped."""
 
-    start: float | None = None  # answered, or transferred in to this agent
-    ended: float | None = None  # ended, or transferred on by this agent
-    wrapped: float | None = None
+    start: int | None = None  # answered, or transferred in to this agent
+    ended: int | None = None
+    transferred: int | None = None  # this agent transferred the contact on
+    wrapped: int | None = None
+    held: set[int] = field(default_factory=set)
+    resumed: set[int] = field(default_factory=set)
+
+    def talk_end(self) -> int | None:
+        """End of the talk span: the earliest of ended and transferred (else the wrap)."""
+        ends = [t for t in (self.ended, self.transferred) if t is not None]
+        if ends:
+            return min(ends)
+        return self.wrapped
+
+    def holds(self) -> list[tuple[int, int | None]]:
+        """Hold spans by walking held/resumed in time order (held first at equal times)."""
+        marks = sorted([(t, 0) for t in self.held] + [(t, 1) for t in self.resumed])
+        spans: list[tuple[int, int | None]] = []
+        start: int | None = None
+        for t, kind in marks:
+            if kind == 0 and start is None:
+                start = t
+            elif kind == 1 and start is not None:
+                spans.append((start, t))
+                start = None
+        if start is not None:
+            spans.append((start, None))
+        return spans
 
 
 @dataclass(slots=True)
 class ContactFacts:
     legs: dict[str, Leg] = field(default_factory=dict)
     segments: dict[str, Segment] = field(default_factory=dict)
-    last_ts: float = 0.0  # latest event time seen for the contact (for expiry)
+    last_ts: int = 0  # latest event time seen for the contact (for expiry)
 
     def leg(self, queue: str) -> Leg:
         leg = self.legs.get(queue)
@@ -78,7 +111,7 @@ class ContactFacts:
             seg.wrapped is not None for seg in self.segments.values()
         )
 
-    def apply(self, event: Event, ts: float) -> None:
+    def apply(self, event: Event, ts: int) -> None:
         """Record what ``event`` says. Idempotent; order-independent."""
         if ts > self.last_ts:
             self.last_ts = ts
@@ -103,22 +136,27 @@ class ContactFacts:
         elif isinstance(event, ContactWrapped):
             seg = self.segment(event.agent_id)
             seg.wrapped = _min(seg.wrapped, ts)
+        elif isinstance(event, ContactHeld):
+            self.segment(event.agent_id).held.add(ts)
+        elif isinstance(event, ContactResumed):
+            self.segment(event.agent_id).resumed.add(ts)
         elif isinstance(event, ContactTransferred):
             seg = self.segment(event.agent_id)
-            seg.ended = _min(seg.ended, ts)
+            seg.transferred = _min(seg.transferred, ts)
             if event.to_queue is not None:
                 leg = self.leg(event.to_queue)
                 leg.queued = _min(leg.queued, ts)
             if event.to_agent is not None:
                 to = self.segment(event.to_agent)
                 to.start = _min(to.start, ts)
-        # held / resumed / chat / transcript: no contact-figure facts yet.
+        # chat / transcript: no contact-figure facts.
 
     def dump(self) -> list[object]:
         return [
             self.last_ts,
             {q: [g.queued, g.answered, g.agent, g.abandoned] for q, g in self.legs.items()},
-            {a: [s.start, s.ended, s.wrapped] for a, s in self.segments.items()},
+            {a: [s.start, s.ended, s.transferred, s.wrapped, sorted(s.held), sorted(s.resumed)]
+             for a, s in self.segments.items()},
         ]
 
     @classmethod
@@ -127,50 +165,63 @@ class ContactFacts:
         assert isinstance(legs, dict) and isinstance(segments, dict)
         return cls(
             legs={q: Leg(*v) for q, v in legs.items()},
-            segments={a: Segment(*v) for a, v in segments.items()},
-            last_ts=float(last_ts),  # type: ignore[arg-type]
+            segments={a: Segment(v[0], v[1], v[2], v[3], set(v[4]), set(v[5]))
+                      for a, v in segments.items()},
+            last_ts=int(last_ts),  # type: ignore[call-overload]
         )
+
+
+# One entry of an agent's timeline: (time, event id, state, reason)
+Mark = tuple[int, str, str, str | None]
 
 
 @dataclass(slots=True)
 class AgentFacts:
-    """The agent's latest state (by event time; ties by event id) and who they are."""
+    """The agent's state timeline (by event time; ties by event id) and who they are."""
 
-    state: str = "logged_out"
-    reason: str | None = None
-    since: float = 0.0
-    event_id: str = ""
+    timeline: list[Mark] = field(default_factory=list)
     name: str | None = None
     team: str | None = None
     queues: tuple[str, ...] = ()
-    profile_ts: float = 0.0  # event time of the name/team/queues kept
+    profile_ts: int = -1  # event time of the name/team/queues kept
 
-    def apply(self, event: AgentState, ts: float) -> bool:
-        """Record the state event; returns whether anything shown changed."""
+    @property
+    def current(self) -> Mark:
+        return self.timeline[-1] if self.timeline else (0, "", "logged_out", None)
+
+    def insert(self, event: AgentState, ts: int) -> int | None:
+        """Add the state change; returns its position, or None if it was already there."""
+        mark: Mark = (ts, event.event_id, event.state, event.reason)
+        i = bisect.bisect_left(self.timeline, mark[:2], key=lambda m: m[:2])
+        if i < len(self.timeline) and self.timeline[i][:2] == mark[:2]:
+            return None
+        self.timeline.insert(i, mark)
+        return i
+
+    def apply_profile(self, event: AgentState, ts: int) -> bool:
+        """Keep the latest name/team/queues; returns whether they changed."""
+        if ts < self.profile_ts:
+            return False
         changed = False
-        if ts > self.since or (ts == self.since and event.event_id > self.event_id):
-            self.state, self.reason = event.state, event.reason
-            self.since, self.event_id = ts, event.event_id
-            changed = True
-        if ts >= self.profile_ts:
-            if event.name is not None and event.name != self.name:
-                self.name, changed = event.name, True
-            if event.team is not None and event.team != self.team:
-                self.team, changed = event.team, True
-            if event.queues is not None and event.queues != self.queues:
-                self.queues, changed = event.queues, True
-            self.profile_ts = ts
+        if event.name is not None and event.name != self.name:
+            self.name, changed = event.name, True
+        if event.team is not None and event.team != self.team:
+            self.team, changed = event.team, True
+        if event.queues is not None and event.queues != self.queues:
+            self.queues, changed = event.queues, True
+        self.profile_ts = ts
         return changed
 
     def dump(self) -> list[object]:
-        return [self.state, self.reason, self.since, self.event_id, self.name, self.team,
-                list(self.queues), self.profile_ts]
+        return [[list(m) for m in self.timeline], self.name, self.team, list(self.queues),
+                self.profile_ts]
 
     @classmethod
     def load(cls, data: list[object]) -> AgentFacts:
-        state, reason, since, event_id, name, team, queues, profile_ts = data
+        timeline, name, team, queues, profile_ts = data
+        assert isinstance(timeline, list) and isinstance(queues, list)
         return cls(
-            state=str(state), reason=reason, since=float(since),  # type: ignore[arg-type]
-            event_id=str(event_id), name=name, team=team,  # type: ignore[arg-type]
-            queues=tuple(queues), profile_ts=float(profile_ts),  # type: ignore[arg-type]
+            timeline=[(int(m[0]), str(m[1]), str(m[2]), m[3]) for m in timeline],
+            name=name, team=team, queues=tuple(queues),  # type: ignore[arg-type]
+            profile_ts=int(profile_ts),  # type: ignore[call-overload]
         )

@@ -1,4 +1,4 @@
-"""The pure live-figure engine on small, hand-computed event sequences."""
+"""The pure figure engine (partition state + merge) on small, hand-computed sequences."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from stream.events import EVENT_ADAPTER, Event
-from stream.metrics.live import LiveState, QueueRule, diff_snapshots
+from stream.metrics.definitions import Calendar, QueueRule
+from stream.metrics.facts import AgentFacts, ContactFacts
+from stream.metrics.merge import diff_snapshots, snapshot
+from stream.metrics.partition import PartitionState
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 _ids = itertools.count()
@@ -23,9 +26,17 @@ def ev(kind: str, at: float, **fields: object) -> Event:
     return EVENT_ADAPTER.validate_python(body)
 
 
-def state(rule: QueueRule | None = None, zone: str = "UTC", lateness: float = 7200) -> LiveState:
+class Live(PartitionState):
+    """One partition, with the merged snapshot of its view."""
+
+    def snapshot(self, tenant: str) -> dict[str, object]:
+        return snapshot(tenant, [self.view(tenant)], self.calendar, self.queue_rule,
+                        self.lateness_ms, self.rolling_minutes)
+
+
+def state(rule: QueueRule | None = None, zone: str = "UTC", lateness: float = 7200) -> Live:
     fixed = rule or QueueRule(sl_threshold_s=20)
-    return LiveState(ZoneInfo(zone), lambda _q: fixed, lateness)
+    return Live(Calendar(ZoneInfo(zone)), lambda _q: fixed, lateness)
 
 
 def answered_call(cid: str, queue: str, agent: str, queued: float, wait: float,
@@ -59,7 +70,7 @@ def day_events() -> list[Event]:
     ]
 
 
-def billing(live: LiveState) -> dict[str, object]:
+def billing(live: Live) -> dict[str, object]:
     queues = live.snapshot("default")["queues"]
     assert isinstance(queues, dict)
     figures = queues["billing"]
@@ -117,18 +128,21 @@ def test_answer_arriving_before_queued_is_not_counted_until_queued() -> None:
     assert (q["offered"], q["answered"], q["handled"], q["waiting"]) == (1, 1, 1, 0)
 
 
-def test_ratios_are_null_without_a_denominator() -> None:
+def test_a_contact_waiting_less_than_the_threshold_is_not_judged_yet() -> None:
     live = state()
     live.apply(ev("contact.queued", 0, contact_id="c1", queue="billing", channel="voice"))
     q = billing(live)
-    assert q["offered"] == 1
-    assert q["service_level"] == 0.0
+    assert (q["offered"], q["judged"]) == (1, 0)
+    assert q["service_level"] is None  # no service-level event yet
     assert q["asa_s"] is None and q["aht_s"] is None
+    live.apply(ev("agent.state", 25, agent_id="a1", state="available"))
+    q = billing(live)
+    assert (q["judged"], q["service_level"]) == (1, 0.0)  # waited 25 s > 20 s
 
 
 def test_threshold_is_inclusive_and_per_queue() -> None:
     rules = {"billing": QueueRule(sl_threshold_s=30), "sales": QueueRule(sl_threshold_s=10)}
-    live = LiveState(ZoneInfo("UTC"), lambda q: rules[q])
+    live = Live(Calendar(ZoneInfo("UTC")), lambda q: rules[q])
     live.apply_all(answered_call("c1", "billing", "a1", 0, 30, 10, 0))
     live.apply_all(answered_call("c2", "sales", "a1", 0, 30, 10, 0))
     queues = live.snapshot("default")["queues"]
@@ -157,7 +171,7 @@ def test_a_contact_belongs_to_the_interval_it_was_queued_in() -> None:
     # Queued at 09:14:55, answered at 09:15:10: it belongs to 09:00-09:15.
     live.apply_all(answered_call("c1", "billing", "a1", 895, 15, 60, 0))
     by_interval = live.intervals[("default", "billing")]
-    assert list(by_interval) == [int(T0.timestamp())]
+    assert list(by_interval) == [int(T0.timestamp()) * 1000]
 
 
 def test_events_later_than_the_allowed_lateness_are_refused() -> None:
@@ -176,6 +190,11 @@ def test_agent_state_latest_event_time_wins() -> None:
     agent = live.snapshot("default")["agents"]["a1"]  # type: ignore[index]
     assert (agent["state"], agent["reason"]) == ("aux", "break")
     assert agent["since_epoch"] == T0.timestamp() + 50
+    live.apply(ev("agent.state", 30, agent_id="a1", state="on_contact"))
+    snap = live.snapshot("default")
+    agent = snap["agents"]["a1"]  # type: ignore[index]
+    # 10-30 available, 30-50 on contact; then aux (neither busy nor idle).
+    assert (agent["busy_s"], agent["idle_s"], agent["occupancy"]) == (20.0, 20.0, 0.5)
 
 
 def test_transfer_to_a_queue_offers_the_contact_there_too() -> None:
@@ -198,19 +217,20 @@ def test_facts_survive_a_dump_and_load_round_trip() -> None:
     live.apply_all(day_events())
     restored = state()
     for (tenant, cid), facts in live.contacts.items():
-        restored.load_contact(tenant, cid, type(facts).load(facts.dump()))
+        restored.load_contact(tenant, cid, ContactFacts.load(facts.dump()))
     for (tenant, aid), agent in live.agents.items():
-        restored.load_agent(tenant, aid, type(agent).load(agent.dump()))
+        restored.load_agent(tenant, aid, AgentFacts.load(agent.dump()))
     assert restored.snapshot("default") == live.snapshot("default")
 
 
 def test_expiry_forgets_finished_contacts_but_keeps_figures() -> None:
     live = state(lateness=600)
     live.apply_all(day_events())
+    live.apply(ev("contact.answered", 1001, contact_id="c5", queue="billing", agent_id="a2"))
     before = billing(live)
     live.apply(ev("agent.state", 3000, agent_id="a9", state="available"))
     gone = live.expire()
-    assert ("default", "c1") in gone and ("default", "c5") not in gone
+    assert ("default", "c1") in gone and ("default", "c5") not in gone  # c5 not wrapped
     after = billing(live)
     assert {k: after[k] for k in ("offered", "answered", "handled")} == {
         k: before[k] for k in ("offered", "answered", "handled")}

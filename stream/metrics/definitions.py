@@ -1,0 +1,149 @@
+"""The definitions of docs/metrics.md, in one place: the per-leg counters, the service-level
+variants, the derived figures, and the center's calendar (intervals, days, minutes).
+
+All times are integer milliseconds since the epoch, so every sum is exact and independent of
+the order in which it was added up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+
+INTERVAL_MS = 900_000
+MINUTE_MS = 60_000
+SAMPLE_MS = 10_000  # peak waiting is sampled at every 10 s
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# Positions in a counter vector (one per leg; summed per interval, minute and day).
+(OFFERED, ANSWERED, ABANDONED, SHORT_ABANDONED, WITHIN, ABANDONED_WITHIN, WAIT_MS, HANDLED,
+ HANDLE_MS, TALK_MS, HOLD_MS, ACW_MS, TRANSFERRED, HELD) = range(14)
+N_COUNTERS = 14
+COUNT_NAMES = {
+    "offered": OFFERED, "answered": ANSWERED, "abandoned": ABANDONED,
+    "short_abandoned": SHORT_ABANDONED, "answered_within_threshold": WITHIN,
+    "abandoned_within_threshold": ABANDONED_WITHIN, "handled": HANDLED,
+    "transferred": TRANSFERRED, "held": HELD,
+}
+SL_VARIANTS = ("abandons_against", "abandons_ignored", "abandons_for", "answered_only")
+
+Counters = list[int]
+
+
+def to_ms(ts: datetime) -> int:
+    """Event time in whole milliseconds (fractions cut)."""
+    return (ts - EPOCH) // timedelta(milliseconds=1)
+
+
+def ratio(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def mean_s(total_ms: int, count: int) -> float | None:
+    return round(total_ms / count / 1000, 3) if count else None
+
+
+def seconds(ms: int) -> float:
+    return round(ms / 1000, 3)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRule:
+    sl_threshold_s: float = 20.0
+    sl_target: float = 0.80
+    amber_band: float = 0.10
+    short_abandon_s: float = 0.0
+    sl_definition: str = "abandons_against"
+
+    @property
+    def threshold_ms(self) -> float:
+        return self.sl_threshold_s * 1000
+
+    @property
+    def short_ms(self) -> float:
+        return self.short_abandon_s * 1000
+
+
+def service_levels(c: Sequence[int], judged: int) -> dict[str, float | None]:
+    """The four service-level variants (docs/metrics.md, "Service-level variants")."""
+    return {
+        "abandons_against": ratio(c[WITHIN], judged),
+        "abandons_ignored": ratio(c[WITHIN], judged - c[ABANDONED_WITHIN]),
+        "abandons_for": ratio(c[WITHIN] + c[ABANDONED_WITHIN], judged),
+        "answered_only": ratio(c[WITHIN], c[ANSWERED]),
+    }
+
+
+def queue_figures(c: Sequence[int], not_judged: int, rule: QueueRule) -> dict[str, object]:
+    """Figures of one period (interval, day, rolling window) from its summed counters and
+    the number of its legs still waiting and not yet judged."""
+    judged = c[OFFERED] - not_judged
+    levels = service_levels(c, judged)
+    handled = c[HANDLED]
+    figures: dict[str, object] = {name: c[i] for name, i in COUNT_NAMES.items()}
+    figures.update({
+        "judged": judged,
+        "service_level": levels[rule.sl_definition],
+        "service_levels": levels,
+        "asa_s": mean_s(c[WAIT_MS], c[ANSWERED]),
+        "aht_s": mean_s(c[HANDLE_MS], handled),
+        "avg_talk_s": mean_s(c[TALK_MS], handled),
+        "avg_hold_s": mean_s(c[HOLD_MS], handled),
+        "avg_acw_s": mean_s(c[ACW_MS], handled),
+        "abandon_rate": ratio(c[ABANDONED], c[OFFERED]),
+        "sl_threshold_s": rule.sl_threshold_s,
+    })
+    return figures
+
+
+def add_into(total: Counters, c: Sequence[int], sign: int = 1) -> None:
+    for i, value in enumerate(c):
+        if value:
+            total[i] += sign * value
+
+
+class Calendar:
+    """The center's calendar: zone and day start (a multiple of 15 minutes)."""
+
+    def __init__(self, zone: tzinfo, day_start: time = time(0)) -> None:
+        if (day_start.minute % 15) or day_start.second or day_start.microsecond:
+            raise ValueError("the day start must be a multiple of 15 minutes")
+        self.zone = zone
+        self.day_start = day_start
+        self._offset = timedelta(hours=day_start.hour, minutes=day_start.minute)
+        self._day_of_interval: dict[int, int] = {}
+        self._bounds: dict[int, tuple[int, int]] = {}
+
+    def day_of(self, ms: int) -> int:
+        """Day ordinal: the calendar date on which the center's day holding ``ms`` starts."""
+        start = ms - ms % INTERVAL_MS
+        day = self._day_of_interval.get(start)
+        if day is None:
+            local = datetime.fromtimestamp(start / 1000, self.zone) - self._offset
+            day = local.date().toordinal()
+            if len(self._day_of_interval) > 100_000:
+                self._day_of_interval.clear()
+            self._day_of_interval[start] = day
+        return day
+
+    def day_bounds(self, day: int) -> tuple[int, int]:
+        """[start, end) in ms of a center day (23 or 25 hours on DST days)."""
+        bounds = self._bounds.get(day)
+        if bounds is None:
+            d = date.fromordinal(day)
+            start = datetime.combine(d, self.day_start, self.zone)
+            end = datetime.combine(d + timedelta(days=1), self.day_start, self.zone)
+            bounds = self._bounds[day] = (to_ms(start), to_ms(end))
+        return bounds
+
+    def iso(self, ms: int) -> str:
+        return datetime.fromtimestamp(ms / 1000, self.zone).isoformat()
+
+
+def interval_start(ms: int) -> int:
+    return ms - ms % INTERVAL_MS
+
+
+def minute_start(ms: int) -> int:
+    return ms - ms % MINUTE_MS

@@ -1,0 +1,450 @@
+"""The state of one source partition: facts, and the sums derived from them.
+
+``PartitionState.apply(event)`` records an event's facts. Every sum is a sum of per-contact
+(or per-agent-span) *contributions*, and a contribution is a pure function of facts: when
+an event changes a contact's facts, its old contribution is taken out of the sums and the
+new one put in. So a duplicate (same facts) changes nothing, and any arrival order of the
+same events ends with the same facts and the same sums.
+
+A partition's sums are *partial*: :mod:`stream.metrics.merge` adds the views of all
+partitions (in memory, or read back from Redis when another worker owns them) into the
+figures of docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from stream.events import AgentState, Event
+from stream.metrics.definitions import (
+    ABANDONED,
+    ABANDONED_WITHIN,
+    ACW_MS,
+    ANSWERED,
+    HANDLE_MS,
+    HANDLED,
+    HELD,
+    HOLD_MS,
+    MINUTE_MS,
+    N_COUNTERS,
+    OFFERED,
+    SAMPLE_MS,
+    SHORT_ABANDONED,
+    TALK_MS,
+    TRANSFERRED,
+    WAIT_MS,
+    WITHIN,
+    Calendar,
+    Counters,
+    QueueRule,
+    interval_start,
+    minute_start,
+    to_ms,
+)
+from stream.metrics.facts import AgentFacts, ContactFacts, Leg
+
+BUSY_STATES = frozenset({"on_contact", "acw"})
+DAY_MS = 86_400_000
+
+Vector = tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    legs: tuple[tuple[str, int, Vector], ...]  # (queue, queued, counters)
+    spans: tuple[tuple[str, int, int], ...]  # (queue, queued, outcome): waited, resolved
+    wraps: tuple[tuple[str, int], ...]  # (agent, day of wrap)
+
+
+EMPTY = Contribution((), (), ())
+
+
+def leg_vector(leg: Leg, facts: ContactFacts, rule: QueueRule) -> Vector:
+    """A leg's counters (docs/metrics.md, section 1)."""
+    assert leg.queued is not None
+    v = [0] * N_COUNTERS
+    if leg.answered is not None:
+        answered = leg.answered
+        wait = max(0, answered - leg.queued)
+        v[OFFERED] = v[ANSWERED] = 1
+        v[WITHIN] = 1 if wait <= rule.threshold_ms else 0
+        v[WAIT_MS] = wait
+        seg = facts.segments.get(leg.agent) if leg.agent is not None else None
+        if seg is not None:
+            if seg.transferred is not None:
+                v[TRANSFERRED] = 1
+            if seg.wrapped is not None:
+                wrapped = max(answered, seg.wrapped)
+                end = seg.talk_end()
+                end = wrapped if end is None else max(answered, min(end, wrapped))
+                hold = held = 0
+                for start, stop in seg.holds():
+                    lo, hi = max(start, answered), min(end if stop is None else stop, end)
+                    if hi > lo:
+                        hold += hi - lo
+                        held = 1
+                v[HANDLED] = 1
+                v[HANDLE_MS] = wrapped - answered
+                v[HOLD_MS] = hold
+                v[TALK_MS] = end - answered - hold
+                v[ACW_MS] = wrapped - end
+                v[HELD] = held
+    elif leg.abandoned is not None:
+        wait = max(0, leg.abandoned - leg.queued)
+        if wait < rule.short_ms:
+            v[SHORT_ABANDONED] = 1
+        else:
+            v[OFFERED] = v[ABANDONED] = 1
+            v[ABANDONED_WITHIN] = 1 if wait <= rule.threshold_ms else 0
+    else:
+        v[OFFERED] = 1
+    return tuple(v)
+
+
+class PartitionState:
+    """Facts and partial sums for every tenant on one source partition."""
+
+    def __init__(self, calendar: Calendar, queue_rule: Callable[[str], QueueRule],
+                 allowed_lateness_s: float = 7200.0, rolling_minutes: int = 30) -> None:
+        self.calendar = calendar
+        self.queue_rule = queue_rule
+        self.lateness_ms = int(allowed_lateness_s * 1000)
+        self.rolling_minutes = rolling_minutes
+        self.contacts: dict[tuple[str, str], ContactFacts] = {}
+        self.agents: dict[tuple[str, str], AgentFacts] = {}
+        self.clock: dict[str, int] = {}  # tenant -> latest event time on this partition
+        self.any_clock: int | None = None  # latest event time of any tenant
+        # (tenant, queue) -> period start -> counters
+        self.intervals: dict[tuple[str, str], dict[int, Counters]] = {}
+        self.minutes: dict[tuple[str, str], dict[int, Counters]] = {}
+        # (tenant, queue) -> 10-s instant -> resolved legs waiting at that instant
+        self.samples: dict[tuple[str, str], dict[int, int]] = {}
+        # (tenant, queue) -> contact id -> queued time, for legs waiting now
+        self.waiting: dict[tuple[str, str], dict[str, int]] = {}
+        # (tenant, agent) -> day -> contacts wrapped / [busy ms, idle ms]
+        self.handled: dict[tuple[str, str], dict[int, int]] = {}
+        self.agent_time: dict[tuple[str, str], dict[int, list[int]]] = {}
+        self.tenant_queues: dict[str, set[str]] = {}
+        self.dirty_contacts: set[tuple[str, str]] = set()
+        self.dirty_agents: set[tuple[str, str]] = set()
+        self.dirty_tenants: set[str] = set()
+        self.dirty_intervals: set[tuple[str, str, int]] = set()
+
+    # ----------------------------------------------------------------- apply
+    def effective_clock(self, tenant: str) -> int | None:
+        """The partition's stream time for the tenant; for a tenant it has not seen yet, the
+        partition's stream time over all tenants (so a quiet tenant cannot reopen intervals
+        that the partition has closed)."""
+        return self.clock.get(tenant, self.any_clock)
+
+    def is_late(self, tenant: str, ts: int) -> bool:
+        now = self.effective_clock(tenant)
+        return now is not None and ts < now - self.lateness_ms
+
+    def _tick(self, tenant: str, ts: int) -> None:
+        if ts > self.clock.get(tenant, -1):
+            self.clock[tenant] = ts
+        if self.any_clock is None or ts > self.any_clock:
+            self.any_clock = ts
+
+    def apply(self, event: Event) -> bool:
+        """Apply one valid event. Returns False (and changes nothing) when it is more than
+        the allowed lateness behind this partition's stream time."""
+        ts = to_ms(event.ts)
+        tenant = event.tenant
+        if self.is_late(tenant, ts):
+            return False
+        self._tick(tenant, ts)
+        self.dirty_tenants.add(tenant)
+        if isinstance(event, AgentState):
+            self._apply_agent(tenant, event, ts)
+            return True
+        ckey = (tenant, event.contact_id)
+        facts = self.contacts.get(ckey)
+        if facts is None:
+            facts = self.contacts[ckey] = ContactFacts()
+        before = self._contribution(facts)
+        waiting_before = _waiting_of(facts)
+        facts.apply(event, ts)
+        after = self._contribution(facts)
+        if after != before:
+            self._add(tenant, before, -1)
+            self._add(tenant, after, 1)
+        waiting_after = _waiting_of(facts)
+        if waiting_after != waiting_before:
+            self._set_waiting(tenant, event.contact_id, waiting_before, waiting_after)
+        self.dirty_contacts.add(ckey)
+        return True
+
+    def apply_all(self, events: Iterable[Event]) -> list[Event]:
+        """Apply events in order; returns the ones refused as too late."""
+        return [e for e in events if not self.apply(e)]
+
+    # ---------------------------------------------------------------- agents
+    def _apply_agent(self, tenant: str, event: AgentState, ts: int) -> None:
+        key = (tenant, event.agent_id)
+        agent = self.agents.get(key)
+        if agent is None:
+            agent = self.agents[key] = AgentFacts()
+        changed = agent.apply_profile(event, ts)
+        if changed:
+            self.tenant_queues.setdefault(tenant, set()).update(agent.queues)
+        timeline = agent.timeline
+        i = agent.insert(event, ts)
+        if i is not None:
+            if 0 < i < len(timeline) - 1:  # it splits the span of the previous mark
+                self._span(key, timeline[i - 1], timeline[i + 1][0], -1)
+            if i > 0:
+                self._span(key, timeline[i - 1], ts, 1)
+            if i < len(timeline) - 1:
+                self._span(key, timeline[i], timeline[i + 1][0], 1)
+            changed = True
+        if changed:
+            self.dirty_agents.add(key)
+
+    def _span(self, key: tuple[str, str], mark: tuple[int, str, str, str | None], end: int,
+              sign: int) -> None:
+        """Add (or take out) the time from ``mark`` to ``end`` in its state, per day."""
+        state = mark[2]
+        slot = 0 if state in BUSY_STATES else 1 if state == "available" else -1
+        if slot < 0:
+            return
+        start = mark[0]
+        per_day = self.agent_time.setdefault(key, {})
+        while start < end:
+            day = self.calendar.day_of(start)
+            stop = min(end, self.calendar.day_bounds(day)[1])
+            sums = per_day.get(day)
+            if sums is None:
+                sums = per_day[day] = [0, 0]
+            sums[slot] += sign * (stop - start)
+            start = stop
+
+    # --------------------------------------------------------- contributions
+    def _contribution(self, facts: ContactFacts) -> Contribution:
+        legs = []
+        spans = []
+        for queue, leg in facts.legs.items():
+            if leg.queued is None:
+                continue
+            legs.append((queue, leg.queued, leg_vector(leg, facts, self.queue_rule(queue))))
+            outcome = leg.outcome
+            if outcome is not None:
+                spans.append((queue, leg.queued, outcome))
+        wraps = tuple(
+            (agent, self.calendar.day_of(seg.wrapped))
+            for agent, seg in facts.segments.items()
+            if seg.wrapped is not None and seg.start is not None
+        )
+        if not legs and not wraps:
+            return EMPTY
+        return Contribution(tuple(legs), tuple(spans), wraps)
+
+    def _add(self, tenant: str, contribution: Contribution, sign: int) -> None:
+        for queue, queued, vector in contribution.legs:
+            qkey = (tenant, queue)
+            start = interval_start(queued)
+            for table, period in ((self.intervals, start), (self.minutes, minute_start(queued))):
+                by_period = table.get(qkey)
+                if by_period is None:
+                    by_period = table[qkey] = {}
+                    self.tenant_queues.setdefault(tenant, set()).add(queue)
+                counters = by_period.get(period)
+                if counters is None:
+                    counters = by_period[period] = [0] * N_COUNTERS
+                for i, value in enumerate(vector):
+                    if value:
+                        counters[i] += sign * value
+            self.dirty_intervals.add((tenant, queue, start))
+        for queue, queued, outcome in contribution.spans:
+            qkey = (tenant, queue)
+            samples = self.samples.get(qkey)
+            if samples is None:
+                samples = self.samples[qkey] = {}
+            instant = -(-queued // SAMPLE_MS) * SAMPLE_MS  # first instant >= queued
+            while instant < outcome:
+                count = samples.get(instant, 0) + sign
+                if count:
+                    samples[instant] = count
+                else:
+                    del samples[instant]
+                self.dirty_intervals.add((tenant, queue, interval_start(instant)))
+                instant += SAMPLE_MS
+        for agent, day in contribution.wraps:
+            per_day = self.handled.setdefault((tenant, agent), {})
+            per_day[day] = per_day.get(day, 0) + sign
+
+    def _set_waiting(self, tenant: str, contact_id: str,
+                     before: list[tuple[str, int]], after: list[tuple[str, int]]) -> None:
+        for queue, queued in before:
+            self.waiting.get((tenant, queue), {}).pop(contact_id, None)
+            self.dirty_intervals.add((tenant, queue, interval_start(queued)))
+        for queue, queued in after:
+            self.waiting.setdefault((tenant, queue), {})[contact_id] = queued
+            self.tenant_queues.setdefault(tenant, set()).add(queue)
+            self.dirty_intervals.add((tenant, queue, interval_start(queued)))
+
+    # ---------------------------------------------------------------- restore
+    def load_contact(self, tenant: str, contact_id: str, facts: ContactFacts) -> None:
+        """Put back a contact's facts (restore from the changelog) and its sums."""
+        key = (tenant, contact_id)
+        old = self.contacts.get(key)
+        if old is not None:
+            self._add(tenant, self._contribution(old), -1)
+            self._set_waiting(tenant, contact_id, _waiting_of(old), [])
+        self.contacts[key] = facts
+        self._add(tenant, self._contribution(facts), 1)
+        self._set_waiting(tenant, contact_id, [], _waiting_of(facts))
+        self._tick(tenant, facts.last_ts)
+        self.dirty_tenants.add(tenant)
+
+    def load_agent(self, tenant: str, agent_id: str, facts: AgentFacts) -> None:
+        key = (tenant, agent_id)
+        self.agents[key] = facts
+        self.tenant_queues.setdefault(tenant, set()).update(facts.queues)
+        for mark, following in zip(facts.timeline, facts.timeline[1:], strict=False):
+            self._span(key, mark, following[0], 1)
+        if facts.timeline:
+            self._tick(tenant, facts.current[0])
+        self.dirty_tenants.add(tenant)
+
+    # ----------------------------------------------------------------- expiry
+    def expire(self) -> list[tuple[str, str]]:
+        """Forget what no event within the allowed lateness can change any more: complete
+        contacts last touched before the lateness horizon (and any contact untouched for a
+        day beyond it), old periods and old agent marks. Sums already made stay. Returns the
+        keys of the contacts forgotten."""
+        gone: list[tuple[str, str]] = []
+        for key, facts in self.contacts.items():
+            horizon = self.clock.get(key[0], 0) - self.lateness_ms
+            if facts.last_ts < horizon - DAY_MS or (facts.complete and facts.last_ts < horizon):
+                gone.append(key)
+        for key in gone:
+            facts = self.contacts.pop(key)
+            self._set_waiting(key[0], key[1], _waiting_of(facts), [])
+        for (tenant, agent_id), agent in self.agents.items():
+            cutoff = self.clock.get(tenant, 0) - self.lateness_ms - DAY_MS
+            keep = 0
+            while keep + 1 < len(agent.timeline) and agent.timeline[keep + 1][0] < cutoff:
+                keep += 1
+            if keep:
+                del agent.timeline[:keep]
+                self.dirty_agents.add((tenant, agent_id))
+        for tenant, now in self.clock.items():
+            oldest = now - 2 * DAY_MS - self.lateness_ms
+            recent = now - self.lateness_ms - (self.rolling_minutes + 1) * MINUTE_MS
+            oldest_day = self.calendar.day_of(max(0, oldest))
+            for table, keep_from in ((self.intervals, oldest), (self.minutes, recent)):
+                for (t, _), by_period in table.items():
+                    if t == tenant:
+                        for start in [s for s in by_period if s < keep_from]:
+                            del by_period[start]
+            for (t, _), samples in self.samples.items():
+                if t == tenant:
+                    for instant in [i for i in samples if i < oldest]:
+                        del samples[instant]
+            for days in (self.handled, self.agent_time):
+                for (t, _), per_day in days.items():
+                    if t == tenant:
+                        for day in [d for d in per_day if d < oldest_day]:
+                            del per_day[day]
+        return gone
+
+    # ------------------------------------------------------------------ views
+    def tenants(self) -> list[str]:
+        return list(self.clock)
+
+    def view(self, tenant: str, since: int | None = None) -> PartitionView:
+        """What this partition contributes to the tenant's figures: intervals from
+        ``since`` (None: all it holds), everything needed for the live snapshot."""
+        clock = self.effective_clock(tenant) or 0
+        recent = minute_start(clock) - self.rolling_minutes * MINUTE_MS
+        view = PartitionView(clock=clock)
+        for queue in self.tenant_queues.get(tenant, ()):
+            qkey = (tenant, queue)
+            intervals = {s: list(c) for s, c in self.intervals.get(qkey, {}).items()
+                         if since is None or s >= since}
+            if intervals:
+                view.intervals[queue] = intervals
+            first = min(intervals) if intervals else None
+            samples = {i: n for i, n in self.samples.get(qkey, {}).items()
+                       if first is not None and i >= first}
+            if samples:
+                view.samples[queue] = samples
+            minutes = {m: list(c) for m, c in self.minutes.get(qkey, {}).items() if m > recent}
+            if minutes:
+                view.minutes[queue] = minutes
+            waiting = sorted(self.waiting.get(qkey, {}).values())
+            if waiting:
+                view.waiting[queue] = waiting
+        for (t, agent_id), agent in self.agents.items():
+            if t != tenant:
+                continue
+            since_ms, _, state, reason = agent.current
+            view.agents[agent_id] = [state, reason, since_ms, agent.name, agent.team,
+                                     list(agent.queues)]
+            if (t, agent_id) in self.agent_time:
+                view.agent_time[agent_id] = {d: list(v) for d, v in
+                                             self.agent_time[(t, agent_id)].items()}
+        for (t, agent_id), per_day in self.handled.items():
+            if t == tenant and per_day:
+                view.handled[agent_id] = dict(per_day)
+        return view
+
+
+@dataclass(slots=True)
+class PartitionView:
+    """One partition's contribution to a tenant's figures (plain data; JSON round-trips)."""
+
+    clock: int
+    intervals: dict[str, dict[int, Counters]] = field(default_factory=dict)
+    samples: dict[str, dict[int, int]] = field(default_factory=dict)
+    minutes: dict[str, dict[int, Counters]] = field(default_factory=dict)
+    waiting: dict[str, list[int]] = field(default_factory=dict)
+    # agent id -> [state, reason, since, name, team, queues]
+    agents: dict[str, list[object]] = field(default_factory=dict)
+    agent_time: dict[str, dict[int, list[int]]] = field(default_factory=dict)
+    handled: dict[str, dict[int, int]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        def keyed(d: dict[int, object]) -> dict[str, object]:
+            return {str(k): v for k, v in d.items()}
+
+        return {
+            "clock": self.clock,
+            "intervals": {q: keyed(v) for q, v in self.intervals.items()},  # type: ignore[arg-type]
+            "samples": {q: keyed(v) for q, v in self.samples.items()},  # type: ignore[arg-type]
+            "minutes": {q: keyed(v) for q, v in self.minutes.items()},  # type: ignore[arg-type]
+            "waiting": self.waiting,
+            "agents": self.agents,
+            "agent_time": {a: keyed(v) for a, v in self.agent_time.items()},  # type: ignore[arg-type]
+            "handled": {a: keyed(v) for a, v in self.handled.items()},  # type: ignore[arg-type]
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> PartitionView:
+        def ints(d: object) -> dict[int, object]:
+            assert isinstance(d, dict)
+            return {int(k): v for k, v in d.items()}
+
+        def nested(name: str) -> dict[str, dict[int, object]]:
+            section = data.get(name) or {}
+            assert isinstance(section, dict)
+            return {k: ints(v) for k, v in section.items()}
+
+        return cls(
+            clock=int(data["clock"]),  # type: ignore[call-overload]
+            intervals=nested("intervals"),  # type: ignore[arg-type]
+            samples=nested("samples"),  # type: ignore[arg-type]
+            minutes=nested("minutes"),  # type: ignore[arg-type]
+            waiting=data.get("waiting") or {},  # type: ignore[arg-type]
+            agents=data.get("agents") or {},  # type: ignore[arg-type]
+            agent_time=nested("agent_time"),  # type: ignore[arg-type]
+            handled=nested("handled"),  # type: ignore[arg-type]
+        )
+
+
+def _waiting_of(facts: ContactFacts) -> list[tuple[str, int]]:
+    return [(q, leg.queued) for q, leg in facts.legs.items()
+            if leg.waiting and leg.queued is not None]
