@@ -30,7 +30,8 @@ from producers.simulator import default_config, simulate
 from stream.embedded import start_kafka, start_redis
 from stream.events import decode_message
 from stream.kafka import EventSender, ensure_topics
-from stream.metrics.live import LiveState, QueueRule
+from stream.progress import progress_totals
+from stream.report import new_partition_state
 from stream.settings import Settings
 
 HERE = Path(__file__).parent
@@ -49,7 +50,7 @@ def simulated_events(count: int) -> list[dict[str, object]]:
 
 def bench_engine(events: list[dict[str, object]]) -> float:
     values = [orjson.dumps(events[i:i + 500]) for i in range(0, len(events), 500)]
-    live = LiveState(Settings().zone, lambda _q: QueueRule(), 7200)
+    live = new_partition_state(Settings())
     started = time.perf_counter()
     for value in values:
         decoded, _ = decode_message(value)
@@ -82,7 +83,8 @@ def bench_worker(events: list[dict[str, object]], run: int) -> dict[str, float]:
             first: float | None = None
             try:
                 while True:
-                    processed = int(client.hget(settings.progress_key, "processed") or 0)
+                    fields = client.hgetall(settings.progress_key).values()
+                    processed = progress_totals(fields)["processed"]
                     if processed and first is None:
                         first = time.monotonic()
                         first_count = processed

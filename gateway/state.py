@@ -1,10 +1,11 @@
 """The gateway's pure logic: live state per tenant, subscriptions, and per-client coalescing.
 
 No I/O here. The shapes are those of ``docs/live-state.md``: a *snapshot* holds the
-entries ``queues`` / ``teams`` / ``agents`` (name -> whole entry) and scalar fields; an
-*update* holds only the entries that changed, the names that went away in ``removed``, and
-the scalar fields. Entry dicts are never mutated once received: state and pending updates
-share them and replace them whole.
+entries ``queues`` / ``teams`` / ``agents`` / ``intervals`` (name -> whole entry; an
+``intervals`` entry is named by its queue) and scalar fields; an *update* holds only the
+entries that changed, the names that went away in ``removed``, and the scalar fields. Entry
+dicts are never mutated once received: state and pending updates share them and replace them
+whole.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from urllib.parse import parse_qs
 
 Json = dict[str, Any]
 
-ENTRY_KINDS = ("queues", "teams", "agents")
+ENTRY_KINDS = ("queues", "teams", "agents", "intervals")
 DEFAULT_TENANT = "default"
 # The alphabet of stream.events.TenantName: tenants name Redis keys.
 TENANT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -230,9 +231,13 @@ class Subscription:
         return bool(self.teams) and entry.get("team") in self.teams
 
     def filter_snapshot(self, snapshot: Json) -> Json:
-        """The snapshot restricted to this subscription (a new top-level dict)."""
+        """The snapshot restricted to this subscription (a new top-level dict).
+
+        A queue's ``intervals`` entry is shown iff the queue is.
+        """
         view = _scalars(snapshot)
         view["queues"] = _select(_entries(snapshot, "queues"), self.shows_queue)
+        view["intervals"] = _select(_entries(snapshot, "intervals"), self.shows_queue)
         view["teams"] = _select(_entries(snapshot, "teams"), self.shows_team)
         agents = _entries(snapshot, "agents")
         view["agents"] = (
@@ -252,9 +257,11 @@ class Subscription:
             return update
         view = _scalars(update)
         view["queues"] = _select(_entries(update, "queues"), self.shows_queue)
+        view["intervals"] = _select(_entries(update, "intervals"), self.shows_queue)
         view["teams"] = _select(_entries(update, "teams"), self.shows_team)
         removed = {
             "queues": [n for n in _removed(update, "queues") if self.shows_queue(n)],
+            "intervals": [n for n in _removed(update, "intervals") if self.shows_queue(n)],
             "teams": [n for n in _removed(update, "teams") if self.shows_team(n)],
             "agents": [
                 n for n in _removed(update, "agents")

@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from stream.progress import progress_totals
 from stream.settings import Settings
 
 
@@ -193,11 +194,7 @@ def read_metrics(settings: Settings, tenant: str) -> dict[str, Any]:
     snapshot: dict[str, Any] = orjson.loads(raw) if raw else {
         "tenant": tenant, "queues": {}, "teams": {}, "agents": {}}
     # The counters as the partitions' owners last wrote them (also when no event was valid).
-    processed = dead = 0
-    for value in progress.values():
-        a, b = (value.decode() if isinstance(value, bytes) else value).split(",")
-        processed, dead = processed + int(a), dead + int(b)
-    snapshot["processed"], snapshot["dead_letters"] = processed, dead
+    snapshot.update(progress_totals(progress.values()))
     return snapshot
 
 

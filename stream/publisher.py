@@ -26,6 +26,7 @@ from redis.exceptions import WatchError
 from stream.metrics.definitions import INTERVAL_MS, Calendar, to_ms
 from stream.metrics.merge import SECTIONS, closed_until, diff_snapshots, interval_rows, snapshot
 from stream.metrics.partition import PartitionState, PartitionView
+from stream.progress import encode_progress, progress_totals
 from stream.report import calendar, queue_rules
 from stream.settings import Settings
 
@@ -84,17 +85,18 @@ class RedisPublisher:
         s = self.settings
         now = time.time()
         if progress:
-            await self.redis.hset(s.progress_key, mapping={
-                str(p): f"{processed},{dead}" for p, (processed, dead) in progress.items()})
-        totals = await self.progress_totals()
+            await self.redis.hset(s.progress_key, mapping=encode_progress(progress))  # type: ignore[arg-type]
+        totals = progress_totals((await self.redis.hgetall(s.progress_key)).values())
         written = 0
         for tenant in sorted(tenants):
             dirty = {p for p, state in own.items() if tenant in state.dirty_tenants}
             if tenant not in self.closed:
                 raw_closed = await self.redis.get(s.closed_key(tenant))
                 self.closed[tenant] = int(raw_closed) if raw_closed else 0
+            for state in own.values():
+                state.closed_until[tenant] = self.closed[tenant]
             views = await self._views(tenant, own, dirty)
-            await self._close_intervals(tenant, views)
+            await self._close_intervals(tenant, views, own)
             snap = snapshot(tenant, views, self.calendar, self.rules, self.lateness_ms,
                             s.rolling_minutes, self.partitions)
             snap.update(totals)
@@ -112,15 +114,6 @@ class RedisPublisher:
                 pipe.expire(s.marker_key(marker), 3600)
             await pipe.execute()
         return written
-
-    async def progress_totals(self) -> dict[str, int]:
-        raw = await self.redis.hgetall(self.settings.progress_key)
-        processed = dead = 0
-        for value in raw.values():
-            a, b = (value.decode() if isinstance(value, bytes) else value).split(",")
-            processed += int(a)
-            dead += int(b)
-        return {"processed": processed, "dead_letters": dead}
 
     async def _write_snapshot(self, tenant: str, snap: dict[str, Any], force: bool) -> bool:
         """Write the snapshot and publish its difference to the stored one, atomically."""
@@ -149,10 +142,11 @@ class RedisPublisher:
         return False
 
     # -------------------------------------------------------------- intervals
-    async def _close_intervals(self, tenant: str, views: list[PartitionView]) -> None:
+    async def _close_intervals(self, tenant: str, views: list[PartitionView],
+                               own: Mapping[int, PartitionState]) -> None:
         s = self.settings
         before = self.closed.get(tenant, 0)
-        until = closed_until(views, self.lateness_ms, self.partitions)
+        until = closed_until(views, self.lateness_ms, self.partitions, before)
         if until <= before:
             return
         rows = interval_rows(tenant, views, self.calendar, self.rules, self.lateness_ms,
@@ -170,6 +164,8 @@ class RedisPublisher:
         pipe.set(s.closed_key(tenant), until)
         await pipe.execute()
         self.closed[tenant] = until
+        for state in own.values():
+            state.closed_until[tenant] = until
 
     async def drop_old_intervals(self, tenants: set[str]) -> None:
         """Keep closed intervals for the retention only."""

@@ -1,28 +1,40 @@
 // The wallboard: a snapshot then updates over /ws, rendered with textContent only.
+// Two views (#wallboard, #intervals) and a help panel ("?") generated from definitions.js.
+import {
+  DEFINITIONS, GROUPS, PERIODS, ahtParts, describe, slFormula, slTargetText, slTooltip,
+  slVariant,
+} from "./definitions.js";
+import {
+  $, applyDefinitions, fieldsOf, fromTemplate, reconcile, setText, setTitle,
+} from "./dom.js";
 import {
   AGENT_STATES, EMPTY, STATE_LABELS, applyUpdate, formatClock, formatCount, formatDuration,
-  formatPercent, fromSnapshot, isNumber, serviceLevelClass,
+  formatPercent, formatSeconds, fromSnapshot, isNumber, serviceLevelClass,
 } from "./format.js";
+import { renderIntervals } from "./intervals.js";
 
 const STALE_AFTER_MS = 5000;
 const TICK_MS = 250;
 const RECONNECT_FIRST_MS = 500;
 const RECONNECT_MAX_MS = 5000;
 const NOTICE_MS = 10000;
-
-const $ = (selector, root = document) => root.querySelector(selector);
+const VIEWS = ["wallboard", "intervals"];
+const SL_CLASSES = ["sl-green", "sl-amber", "sl-red", "sl-none"];
 
 // --- state -------------------------------------------------------------------------------
 
 const page = {
-  view: null, // {scalars, queues: Map, teams: Map, agents: Map}
+  view: null, // {scalars, queues: Map, teams: Map, agents: Map, intervals: Map}
   receivedAt: 0, // performance.now() when as_of_epoch last arrived
   lastMessageAt: 0,
   status: "disconnected",
   socket: null,
   attempt: 0,
+  shown: "wallboard", // the view on screen
   tiles: new Map(), // queue name -> {root, fields}
+  teams: new Map(), // team name -> {root, fields}
   cards: new Map(), // agent id -> {root, fields}
+  helpKey: "", // the queue formulas the help panel shows
 };
 
 /** Stream time now: the latest event time plus the time since it arrived. */
@@ -116,65 +128,108 @@ function showNotice(text) {
   noticeTimer = setTimeout(() => { notice.hidden = true; }, NOTICE_MS);
 }
 
+// --- views and help ----------------------------------------------------------------------
+
+function showView() {
+  const wanted = window.location.hash.replace(/^#/, "");
+  page.shown = VIEWS.includes(wanted) ? wanted : "wallboard";
+  document.body.dataset.view = page.shown;
+  for (const view of VIEWS) $(`#view-${view}`).hidden = view !== page.shown;
+  for (const tab of document.querySelectorAll("[data-view-tab]")) {
+    if (tab.dataset.viewTab === page.shown) tab.setAttribute("aria-current", "page");
+    else tab.removeAttribute("aria-current");
+  }
+  if (page.view) render();
+}
+
+function toggleHelp(open = $("#help").hidden) {
+  $("#help").hidden = !open;
+  $("#help-toggle").setAttribute("aria-expanded", String(open));
+  document.body.classList.toggle("help-open", open);
+  if (open) renderHelp();
+}
+
+function buildDefinitions() {
+  const sections = GROUPS.map(([group, heading]) => {
+    const section = document.createElement("section");
+    section.className = "help-section";
+    const title = document.createElement("h3");
+    title.textContent = heading;
+    const list = document.createElement("dl");
+    list.className = "help-list";
+    for (const [name, definition] of Object.entries(DEFINITIONS)) {
+      if (definition.group !== group) continue;
+      list.append(definitionItem(
+        definition.long ? `${definition.label} (${definition.long})` : definition.label,
+        definition.text.charAt(0).toUpperCase() + definition.text.slice(1),
+        { definition: name }));
+    }
+    section.append(title, list);
+    return section;
+  });
+  const periods = document.createElement("p");
+  periods.className = "help-note";
+  periods.textContent = `Periods: the tiles show ${PERIODS.today}; the interval view shows `
+    + `${PERIODS.interval} per row; waiting, longest wait and agents by state are ${PERIODS.now}.`;
+  $("#help-definitions").replaceChildren(...sections, periods);
+}
+
+function definitionItem(term, text, data) {
+  const item = document.createElement("div");
+  Object.assign(item.dataset, data);
+  const dt = document.createElement("dt");
+  dt.textContent = term;
+  const dd = document.createElement("dd");
+  dd.textContent = text;
+  item.append(dt, dd);
+  return item;
+}
+
+/** The per-queue service-level formulas in the help panel (rebuilt when they change). */
+function renderHelp() {
+  if ($("#help").hidden || !page.view) return;
+  const names = [...page.view.queues.keys()].sort((a, b) => a.localeCompare(b));
+  const lines = names.map((name) => {
+    const entry = page.view.queues.get(name);
+    return [name, slFormula(entry), slTargetText(entry)];
+  });
+  const key = JSON.stringify(lines);
+  if (key === page.helpKey) return;
+  page.helpKey = key;
+  $("#help-queues").replaceChildren(...lines.map(([name, formula, target]) => (
+    definitionItem(name, target ? `${formula}. ${target}.` : `${formula}.`,
+      { queueDefinition: name }))));
+}
+
 // --- rendering ---------------------------------------------------------------------------
 
-function fieldsOf(root) {
-  const fields = {};
-  for (const element of root.querySelectorAll("[data-field]")) {
-    fields[element.dataset.field] = element;
-  }
-  return fields;
-}
-
-function setText(element, text) {
-  if (element.textContent !== text) element.textContent = text;
-}
-
-/** Keep `container`'s keyed children in `order`, creating and removing as needed. */
-function reconcile(container, items, order, create, update) {
-  const keep = new Set(order);
-  for (const [key, item] of items) {
-    if (!keep.has(key)) {
-      item.root.remove();
-      items.delete(key);
-    }
-  }
-  let previous = null;
-  for (const key of order) {
-    let item = items.get(key);
-    if (!item) {
-      item = create(key);
-      items.set(key, item);
-    }
-    update(key, item);
-    const expected = previous ? previous.nextElementSibling : container.firstElementChild;
-    if (expected !== item.root) {
-      if (previous) previous.after(item.root);
-      else container.prepend(item.root);
-    }
-    previous = item.root;
-  }
-}
-
 function render() {
-  const { scalars, queues, agents } = page.view;
+  const { scalars, queues, agents, teams } = page.view;
   const tenant = typeof scalars.tenant === "string" ? scalars.tenant : "";
   setText($("#tenant"), tenant);
   document.title = tenant ? `floorpulse · ${tenant}` : "floorpulse wallboard";
   setText($("#dead-letters"), formatCount(scalars.dead_letters));
 
-  const queueNames = [...queues.keys()].sort((a, b) => a.localeCompare(b));
-  $("#no-queues").hidden = queueNames.length > 0;
-  reconcile($("#queues"), page.tiles, queueNames, createTile, (name, tile) => {
-    updateTile(tile, queues.get(name));
-  });
-
-  const agentIds = [...agents.keys()].sort((a, b) => compareAgents(agents.get(a), agents.get(b))
-    || a.localeCompare(b));
-  reconcile($("#agents"), page.cards, agentIds, createCard, (id, card) => {
-    updateCard(card, agents.get(id));
-  });
-  renderSummary(agents);
+  if (page.shown === "wallboard") {
+    const queueNames = [...queues.keys()].sort((a, b) => a.localeCompare(b));
+    $("#no-queues").hidden = queueNames.length > 0;
+    reconcile($("#queues"), page.tiles, queueNames, createTile, (name, tile) => {
+      updateTile(tile, queues.get(name));
+    });
+    const teamNames = [...teams.keys()].sort((a, b) => a.localeCompare(b));
+    reconcile($("#teams"), page.teams, teamNames, createTeam, (name, chip) => {
+      updateTeam(chip, teams.get(name));
+    });
+    const agentIds = [...agents.keys()].sort((a, b) => compareAgents(agents.get(a),
+      agents.get(b)) || a.localeCompare(b));
+    reconcile($("#agents"), page.cards, agentIds, createCard, (id, card) => {
+      updateCard(card, agents.get(id));
+    });
+    renderSummary(agents);
+  } else {
+    renderIntervals(page.view);
+  }
+  renderHelp();
   tick();
 }
 
@@ -183,9 +238,15 @@ function compareAgents(a, b) {
   return out(a) - out(b) || String(a?.name ?? "").localeCompare(String(b?.name ?? ""));
 }
 
+function setLevel(element, level) {
+  element.classList.remove(...SL_CLASSES.filter((name) => name !== level));
+  element.classList.add(level);
+}
+
 function createTile(name) {
-  const root = $("#queue-tile").content.firstElementChild.cloneNode(true);
+  const root = fromTemplate("queue-tile");
   root.dataset.queue = name;
+  applyDefinitions(root, "today");
   const tile = { root, fields: fieldsOf(root), entry: null };
   tile.fields.queue.textContent = name;
   return tile;
@@ -194,19 +255,16 @@ function createTile(name) {
 function updateTile(tile, entry) {
   tile.entry = entry;
   const { fields, root } = tile;
-  const threshold = isNumber(entry.sl_threshold_s) ? entry.sl_threshold_s : null;
-  const thresholdText = threshold === null ? "T" : `${formatCount(threshold)} s`;
+  const threshold = formatSeconds(entry.sl_threshold_s);
   setText(fields.target, isNumber(entry.sl_target)
-    ? `target ${formatPercent(entry.sl_target)} in ${thresholdText}` : "");
+    ? `target ${formatPercent(entry.sl_target)} in ${threshold}` : "");
+  setText(fields.sl_variant, slVariant(entry).name);
   setText(fields.waiting, formatCount(entry.waiting));
   const level = serviceLevelClass(entry.service_level, entry.sl_target, entry.sl_amber);
-  for (const element of [root, fields.service_level]) {
-    element.classList.remove("sl-green", "sl-amber", "sl-red", "sl-none");
-    element.classList.add(level);
-  }
+  setLevel(root, level);
+  setLevel(fields.service_level, level);
   setText(fields.service_level, formatPercent(entry.service_level));
-  root.querySelector("[data-title=service_level]").title =
-    `Service level = answered within ${thresholdText} ÷ offered (today, abandons count against)`;
+  setTitle(root.querySelector("[data-title=service_level]"), slTooltip(entry, "today"));
   const fill = root.querySelector(".sl-fill");
   fill.style.width = `${isNumber(entry.service_level) ? Math.min(1, entry.service_level) * 100 : 0}%`;
   const mark = root.querySelector(".sl-target");
@@ -216,19 +274,73 @@ function updateTile(tile, entry) {
   setText(fields.offered, formatCount(entry.offered));
   setText(fields.answered, formatCount(entry.answered));
   setText(fields.abandoned, formatCount(entry.abandoned));
+  const short = isNumber(entry.short_abandoned) && entry.short_abandoned > 0;
+  setText(fields.short_abandoned, short ? `+${formatCount(entry.short_abandoned)} short` : "");
+  setTitle(fields.short_abandoned, short ? `${describe("short_abandoned", "today")}\nS = `
+    + `${formatSeconds(entry.short_abandon_s, "—")}` : "");
   setText(fields.abandon_rate, formatPercent(entry.abandon_rate));
   setText(fields.asa, formatDuration(entry.asa_s));
   setText(fields.aht, formatDuration(entry.aht_s));
+  const parts = ahtParts(entry);
+  setTitle(fields.aht_box, describe("aht", "today") + (parts ? `\n${parts}` : ""));
   setText(fields.handled, formatCount(entry.handled));
   const staff = entry.agents ?? {};
   for (const state of ["available", "on_contact", "acw", "aux"]) {
     setText(fields[state], formatCount(staff[state]));
   }
+  updateRolling(tile, entry);
+}
+
+function updateRolling(tile, entry) {
+  const { fields } = tile;
+  const rolling = entry.rolling && typeof entry.rolling === "object" ? entry.rolling : null;
+  fields.rolling.hidden = rolling === null;
+  if (rolling === null) return;
+  const minutes = isNumber(rolling.minutes) ? rolling.minutes : 30;
+  setText(fields.rolling_label, `Last ${formatCount(minutes)} min`);
+  setTitle(fields.rolling, describe("rolling").replace(/\bN\b/g, formatCount(minutes))
+    + `\nOffered ${formatCount(rolling.offered)} · answered ${formatCount(rolling.answered)}`
+    + ` · abandoned ${formatCount(rolling.abandoned)} · AHT ${formatDuration(rolling.aht_s)}`);
+  setText(fields.rolling_service_level, formatPercent(rolling.service_level));
+  setLevel(fields.rolling_service_level,
+    serviceLevelClass(rolling.service_level, entry.sl_target, entry.sl_amber));
+  setTitle(fields.rolling_sl_box, slFormula(entry));
+  setText(fields.rolling_asa, formatDuration(rolling.asa_s));
+  setText(fields.rolling_abandon_rate, formatPercent(rolling.abandon_rate));
+}
+
+function occupancyTitle(entry) {
+  const lines = [describe("occupancy")];
+  if (isNumber(entry?.busy_s) || isNumber(entry?.idle_s)) {
+    lines.push(`Busy ${formatDuration(entry.busy_s)} · idle ${formatDuration(entry.idle_s)}`);
+  }
+  return lines.join("\n");
+}
+
+function createTeam(name) {
+  const root = fromTemplate("team-chip");
+  root.dataset.team = name;
+  const chip = { root, fields: fieldsOf(root) };
+  chip.fields.name.textContent = name;
+  return chip;
+}
+
+function updateTeam(chip, entry) {
+  const { fields } = chip;
+  setText(fields.occupancy, formatPercent(entry?.occupancy));
+  setTitle(fields.occupancy_box, occupancyTitle(entry));
+  const ratio = isNumber(entry?.occupancy) ? Math.min(1, Math.max(0, entry.occupancy)) : 0;
+  fields.occupancy_fill.style.width = `${ratio * 100}%`;
+  const staff = entry?.agents ?? {};
+  for (const state of ["available", "on_contact", "acw", "aux"]) {
+    setText(fields[state], formatCount(staff[state] ?? 0));
+  }
 }
 
 function createCard(id) {
-  const root = $("#agent-card").content.firstElementChild.cloneNode(true);
+  const root = fromTemplate("agent-card");
   root.dataset.agent = id;
+  applyDefinitions(root);
   return { root, fields: fieldsOf(root), entry: null };
 }
 
@@ -242,6 +354,9 @@ function updateCard(card, entry) {
   setText(fields.reason, entry.reason ? String(entry.reason) : "");
   setText(fields.team, entry.team ? String(entry.team) : "");
   setText(fields.handled, formatCount(entry.handled));
+  setText(fields.occupancy, formatPercent(entry.occupancy));
+  fields.occupancy_box.hidden = !("occupancy" in entry);
+  setTitle(fields.occupancy_box, occupancyTitle(entry));
 }
 
 function renderSummary(agents) {
@@ -271,6 +386,7 @@ function tick() {
   const clock = formatClock(now, page.view.scalars.timezone);
   setText($("#stream-time"), clock.time);
   setText($("#stream-date"), [clock.date, page.view.scalars.timezone].filter(Boolean).join(" · "));
+  if (page.shown !== "wallboard") return;
 
   for (const tile of page.tiles.values()) {
     const entry = tile.entry;
@@ -303,6 +419,31 @@ function describeSubscription() {
   $("#subscription").textContent = parts.join(" · ");
 }
 
+function onKey(event) {
+  if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.key === "?") {
+    toggleHelp();
+  } else if (event.key === "Escape" && !$("#help").hidden) {
+    toggleHelp(false);
+  }
+}
+
+let resizeTimer = 0;
+function onResize() {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => {
+    if (page.view && page.shown === "intervals") renderIntervals(page.view, true);
+  }, 100);
+}
+
+applyDefinitions(document.querySelector(".topbar"));
+buildDefinitions();
 describeSubscription();
+showView();
+window.addEventListener("hashchange", showView);
+window.addEventListener("keydown", onKey);
+window.addEventListener("resize", onResize);
+$("#help-toggle").addEventListener("click", () => toggleHelp());
+$("#help-close").addEventListener("click", () => toggleHelp(false));
 setInterval(tick, TICK_MS);
 connect();

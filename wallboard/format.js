@@ -80,7 +80,26 @@ export function formatClock(epochSeconds, timeZone) {
   };
 }
 
-export const KINDS = ["queues", "teams", "agents"];
+/** "2026-11-22T09:15:00+00:00" -> "09:15": the wall time of an ISO time in its own offset. */
+export function isoClock(iso) {
+  const match = typeof iso === "string" ? /T(\d\d:\d\d)/.exec(iso) : null;
+  return match ? match[1] : "";
+}
+
+/** An interval row's label, "09:15–09:30". */
+export function intervalLabel(row) {
+  const start = isoClock(row?.interval_start);
+  const end = isoClock(row?.interval_end);
+  return end ? `${start}–${end}` : start;
+}
+
+/** 30 -> "30 s", 2.5 -> "2.5 s"; null -> "T" (the threshold's symbol). */
+export function formatSeconds(seconds, symbol = "T") {
+  if (!isNumber(seconds)) return symbol;
+  return `${Number.isInteger(seconds) ? seconds : Math.round(seconds * 10) / 10} s`;
+}
+
+export const KINDS = ["queues", "teams", "agents", "intervals"];
 
 /** A snapshot as the page keeps it: scalars in a plain record, entries in Maps. */
 export function fromSnapshot(data) {

@@ -22,12 +22,16 @@ import orjson
 
 from stream.events import Rejected, agent_key, contact_key, decode_message, split_key
 from stream.metrics.facts import AgentFacts, ContactFacts
-from stream.metrics.partition import PartitionState
+from stream.metrics.partition import CLOSED, LATE, PartitionState
 from stream.tables.changelog import PartitionedTable
 
 logger = logging.getLogger(__name__)
 
 MARKER_HEADER = "floorpulse-marker"
+REFUSALS = {
+    LATE: "later than the allowed lateness ({lateness:.0f} s behind its partition's stream time)",
+    CLOSED: "would change an interval that is already closed",
+}
 
 
 @dataclass(slots=True)
@@ -146,18 +150,17 @@ class EventProcessor:
                 applied = 0
                 for event in events:
                     try:
-                        ok = live.apply(event)
+                        refused = live.refusal(event)
                     except Exception as exc:  # never stop the worker for one event
                         logger.exception("event %s could not be applied", event.event_id)
-                        ok, reason = False, f"internal error: {exc!r}"
-                    else:
-                        reason = (f"later than the allowed lateness "
-                                  f"({live.lateness_ms / 1000:.0f} s behind stream time)")
-                    if ok:
+                        refused = f"internal error: {exc!r}"
+                    if refused is None:
                         applied += 1
                     else:
-                        rejects.append(Rejected(reason=reason, raw=orjson.dumps(
-                            event.model_dump(mode="json", exclude_none=True))))
+                        rejects.append(Rejected(
+                            reason=REFUSALS.get(refused, refused).format(
+                                lateness=live.lateness_ms / 1000),
+                            raw=orjson.dumps(event.model_dump(mode="json", exclude_none=True))))
                 for reject in rejects:
                     await self.send_dead_letter(
                         dead_letter_value(reject, msg.topic, partition, offset))

@@ -18,8 +18,8 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Positions in a counter vector (one per leg; summed per interval, minute and day).
 (OFFERED, ANSWERED, ABANDONED, SHORT_ABANDONED, WITHIN, ABANDONED_WITHIN, WAIT_MS, HANDLED,
- HANDLE_MS, TALK_MS, HOLD_MS, ACW_MS, TRANSFERRED, HELD) = range(14)
-N_COUNTERS = 14
+ HANDLE_MS, TALK_MS, HOLD_MS, ACW_MS, TRANSFERRED, HELD, IN_PROGRESS) = range(15)
+N_COUNTERS = 15  # IN_PROGRESS: legs waiting, or answered and not yet wrapped
 COUNT_NAMES = {
     "offered": OFFERED, "answered": ANSWERED, "abandoned": ABANDONED,
     "short_abandoned": SHORT_ABANDONED, "answered_within_threshold": WITHIN,

@@ -183,7 +183,10 @@ class AgentFacts:
     name: str | None = None
     team: str | None = None
     queues: tuple[str, ...] = ()
-    profile_ts: int = -1  # event time of the name/team/queues kept
+    # (time, event id) of the event each of name / team / queues was taken from
+    name_at: tuple[int, str] = (-1, "")
+    team_at: tuple[int, str] = (-1, "")
+    queues_at: tuple[int, str] = (-1, "")
 
     @property
     def current(self) -> Mark:
@@ -199,29 +202,36 @@ class AgentFacts:
         return i
 
     def apply_profile(self, event: AgentState, ts: int) -> bool:
-        """Keep the latest name/team/queues; returns whether they changed."""
-        if ts < self.profile_ts:
-            return False
+        """Each of name / team / queues comes from the latest event (by time, then event
+        id) that carries it, whatever the arrival order; returns whether any changed."""
+        at = (ts, event.event_id)
         changed = False
-        if event.name is not None and event.name != self.name:
-            self.name, changed = event.name, True
-        if event.team is not None and event.team != self.team:
-            self.team, changed = event.team, True
-        if event.queues is not None and event.queues != self.queues:
-            self.queues, changed = event.queues, True
-        self.profile_ts = ts
+        if event.name is not None and at > self.name_at:
+            changed |= event.name != self.name
+            self.name, self.name_at = event.name, at
+        if event.team is not None and at > self.team_at:
+            changed |= event.team != self.team
+            self.team, self.team_at = event.team, at
+        if event.queues is not None and at > self.queues_at:
+            changed |= event.queues != self.queues
+            self.queues, self.queues_at = event.queues, at
         return changed
 
     def dump(self) -> list[object]:
         return [[list(m) for m in self.timeline], self.name, self.team, list(self.queues),
-                self.profile_ts]
+                list(self.name_at), list(self.team_at), list(self.queues_at)]
 
     @classmethod
     def load(cls, data: list[object]) -> AgentFacts:
-        timeline, name, team, queues, profile_ts = data
+        timeline, name, team, queues, name_at, team_at, queues_at = data
         assert isinstance(timeline, list) and isinstance(queues, list)
+
+        def at(value: object) -> tuple[int, str]:
+            assert isinstance(value, list)
+            return int(value[0]), str(value[1])
+
         return cls(
             timeline=[(int(m[0]), str(m[1]), str(m[2]), m[3]) for m in timeline],
             name=name, team=team, queues=tuple(queues),  # type: ignore[arg-type]
-            profile_ts=int(profile_ts),  # type: ignore[call-overload]
+            name_at=at(name_at), team_at=at(team_at), queues_at=at(queues_at),
         )

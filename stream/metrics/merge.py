@@ -13,6 +13,7 @@ from datetime import date
 
 from stream.events import AGENT_STATES
 from stream.metrics.definitions import (
+    IN_PROGRESS,
     INTERVAL_MS,
     MINUTE_MS,
     N_COUNTERS,
@@ -45,6 +46,7 @@ class Merged:
         self.slowest = min(clocks) if clocks and complete else 0
         self.intervals: dict[str, dict[int, Counters]] = {}
         self.samples: dict[str, dict[int, int]] = {}
+        self.settle: dict[str, dict[int, int]] = {}
         self.waiting: dict[str, list[int]] = {}
         for view in self.views:
             for queue, by_start in view.intervals.items():
@@ -58,6 +60,10 @@ class Merged:
                 mine_s = self.samples.setdefault(queue, {})
                 for instant, count in samples.items():
                     mine_s[instant] = mine_s.get(instant, 0) + count
+            for queue, settle in view.settle.items():
+                mine_t = self.settle.setdefault(queue, {})
+                for start, last in settle.items():
+                    mine_t[start] = max(last, mine_t.get(start, last))
             for queue, waiting in view.waiting.items():
                 self.waiting.setdefault(queue, []).extend(waiting)
         for waiting in self.waiting.values():
@@ -91,10 +97,33 @@ class Merged:
             instant += SAMPLE_MS
         return peak
 
+    def closed(self, queue: str, start: int, lateness_ms: int) -> bool:
+        """docs/metrics.md, "Closing": every partition past the end by the lateness, no leg
+        in progress, and every contact of the interval quiet for the lateness."""
+        if self.slowest < start + INTERVAL_MS + lateness_ms:
+            return False
+        counters = self.intervals.get(queue, {}).get(start)
+        if counters is None:
+            return True
+        return (not counters[IN_PROGRESS]
+                and self.settle.get(queue, {}).get(start, 0) + lateness_ms <= self.slowest)
+
+    def closed_until(self, lateness_ms: int, since: int = 0) -> int:
+        """Every interval starting before the result is closed."""
+        if not self.slowest:
+            return since
+        until = interval_start(max(0, self.slowest - lateness_ms))
+        for queue, by_start in self.intervals.items():
+            for start in sorted(s for s in by_start if since <= s < until):
+                if not self.closed(queue, start, lateness_ms):
+                    until = start
+                    break
+        return max(since, until)
+
     def row(self, tenant: str, queue: str, start: int, rule: QueueRule, calendar: Calendar,
             lateness_ms: int) -> dict[str, object]:
         counters = self.intervals.get(queue, {}).get(start) or [0] * N_COUNTERS
-        closed = self.slowest >= start + INTERVAL_MS + lateness_ms
+        closed = self.closed(queue, start, lateness_ms)
         return {
             "tenant": tenant,
             "queue": queue,
@@ -107,10 +136,10 @@ class Merged:
 
 
 def closed_until(views: Sequence[PartitionView], lateness_ms: int,
-                 partitions: int | None = None) -> int:
-    """Intervals starting before this (ms) are closed: no event can change them any more."""
-    slowest = Merged(views, partitions).slowest
-    return interval_start(max(0, slowest - lateness_ms)) if slowest else 0
+                 partitions: int | None = None, since: int = 0) -> int:
+    """Intervals starting before this (ms) are closed: no event can change them any more.
+    Never goes back before ``since`` (what was closed stays closed)."""
+    return Merged(views, partitions).closed_until(lateness_ms, since)
 
 
 def interval_rows(tenant: str, views: Sequence[PartitionView], calendar: Calendar,
@@ -126,6 +155,8 @@ def interval_rows(tenant: str, views: Sequence[PartitionView], calendar: Calenda
             if (start_from is not None and start < start_from) or (
                     start_to is not None and start >= start_to):
                 continue
+            if not any(merged.intervals[queue][start]):
+                continue  # every leg it had was queued earlier after all
             rows.append(merged.row(tenant, queue, start, rule, calendar, lateness_ms))
     return rows
 
@@ -153,7 +184,7 @@ def snapshot(tenant: str, views: Sequence[PartitionView], calendar: Calendar, ru
             team_states.setdefault(a.team, dict.fromkeys(AGENT_STATES, 0))[a.state] += 1
             add_into(team_time.setdefault(a.team, [0, 0]), (a.busy, a.idle))
         agents[a.agent_id] = {
-            "name": a.name or a.agent_id, "state": a.state, "reason": a.reason,
+            "name": a.name, "state": a.state, "reason": a.reason,
             "since": calendar.iso(a.since), "since_epoch": a.since / 1000,
             "handled": a.handled, "team": a.team, "queues": a.queues,
             # Up to `since`: the current state's time is added where it ticks (the page),
@@ -198,6 +229,9 @@ def snapshot(tenant: str, views: Sequence[PartitionView], calendar: Calendar, ru
                 for start in range(day_start, min(day_end, interval_start(now) + 1),
                                    INTERVAL_MS)]
         intervals[queue] = {"rows": rows}
+        queues[queue]["peak_waiting"] = max(  # type: ignore[index]
+            (int(r["peak_waiting"]) for r in rows  # type: ignore[call-overload]
+             if r["offered"] or r["short_abandoned"]), default=0)
 
     return {
         "tenant": tenant,

@@ -26,6 +26,7 @@ from stream.metrics.definitions import (
     HANDLED,
     HELD,
     HOLD_MS,
+    IN_PROGRESS,
     MINUTE_MS,
     N_COUNTERS,
     OFFERED,
@@ -50,14 +51,34 @@ DAY_MS = 86_400_000
 Vector = tuple[int, ...]
 
 
+LATE = "late"
+CLOSED = "closed"
+
+
 @dataclass(frozen=True, slots=True)
 class Contribution:
     legs: tuple[tuple[str, int, Vector], ...]  # (queue, queued, counters)
     spans: tuple[tuple[str, int, int], ...]  # (queue, queued, outcome): waited, resolved
     wraps: tuple[tuple[str, int], ...]  # (agent, day of wrap)
+    waiting: tuple[tuple[str, int], ...]  # (queue, queued) of legs waiting now
 
 
-EMPTY = Contribution((), (), ())
+EMPTY = Contribution((), (), (), ())
+
+
+def _touches(facts: ContactFacts, closed: int) -> bool:
+    return any(leg.queued is not None and interval_start(leg.queued) < closed
+               for leg in facts.legs.values())
+
+
+def _changes_closed(before: Contribution, after: Contribution, closed: int) -> bool:
+    """Whether going from ``before`` to ``after`` changes any interval before ``closed``."""
+    old = {(q, interval_start(t)): v for q, t, v in before.legs if interval_start(t) < closed}
+    new = {(q, interval_start(t)): v for q, t, v in after.legs if interval_start(t) < closed}
+    if old != new:
+        return True
+    old_spans = {s for s in before.spans if interval_start(s[1]) < closed}
+    return old_spans != {s for s in after.spans if interval_start(s[1]) < closed}
 
 
 def leg_vector(leg: Leg, facts: ContactFacts, rule: QueueRule) -> Vector:
@@ -71,10 +92,14 @@ def leg_vector(leg: Leg, facts: ContactFacts, rule: QueueRule) -> Vector:
         v[WITHIN] = 1 if wait <= rule.threshold_ms else 0
         v[WAIT_MS] = wait
         seg = facts.segments.get(leg.agent) if leg.agent is not None else None
-        if seg is not None:
+        if seg is None:
+            v[IN_PROGRESS] = 1
+        else:
             if seg.transferred is not None:
                 v[TRANSFERRED] = 1
-            if seg.wrapped is not None:
+            if seg.wrapped is None:
+                v[IN_PROGRESS] = 1
+            else:
                 wrapped = max(answered, seg.wrapped)
                 end = seg.talk_end()
                 end = wrapped if end is None else max(answered, min(end, wrapped))
@@ -98,7 +123,7 @@ def leg_vector(leg: Leg, facts: ContactFacts, rule: QueueRule) -> Vector:
             v[OFFERED] = v[ABANDONED] = 1
             v[ABANDONED_WITHIN] = 1 if wait <= rule.threshold_ms else 0
     else:
-        v[OFFERED] = 1
+        v[OFFERED] = v[IN_PROGRESS] = 1
     return tuple(v)
 
 
@@ -120,6 +145,11 @@ class PartitionState:
         self.minutes: dict[tuple[str, str], dict[int, Counters]] = {}
         # (tenant, queue) -> 10-s instant -> resolved legs waiting at that instant
         self.samples: dict[tuple[str, str], dict[int, int]] = {}
+        # (tenant, queue) -> interval start -> latest event time of any of its contacts
+        # (only grows: a conservative bound for closing the interval)
+        self.settle: dict[tuple[str, str], dict[int, int]] = {}
+        # tenant -> intervals starting before this are closed: nothing may change them
+        self.closed_until: dict[str, int] = {}
         # (tenant, queue) -> contact id -> queued time, for legs waiting now
         self.waiting: dict[tuple[str, str], dict[str, int]] = {}
         # (tenant, agent) -> day -> contacts wrapped / [busy ms, idle ms]
@@ -148,38 +178,56 @@ class PartitionState:
         if self.any_clock is None or ts > self.any_clock:
             self.any_clock = ts
 
-    def apply(self, event: Event) -> bool:
-        """Apply one valid event. Returns False (and changes nothing) when it is more than
-        the allowed lateness behind this partition's stream time."""
+    def refusal(self, event: Event) -> str | None:
+        """Apply one valid event; returns None, or why it was refused (and nothing changed):
+        ``late`` (more than the allowed lateness behind this partition's stream time) or
+        ``closed`` (it would change an interval already closed)."""
         ts = to_ms(event.ts)
         tenant = event.tenant
         if self.is_late(tenant, ts):
-            return False
-        self._tick(tenant, ts)
-        self.dirty_tenants.add(tenant)
+            return LATE
         if isinstance(event, AgentState):
+            self._tick(tenant, ts)
+            self.dirty_tenants.add(tenant)
             self._apply_agent(tenant, event, ts)
-            return True
+            return None
         ckey = (tenant, event.contact_id)
         facts = self.contacts.get(ckey)
         if facts is None:
             facts = self.contacts[ckey] = ContactFacts()
+        closed = self.closed_until.get(tenant, 0)
+        kept = facts.dump() if closed and _touches(facts, closed) else None
         before = self._contribution(facts)
-        waiting_before = _waiting_of(facts)
         facts.apply(event, ts)
         after = self._contribution(facts)
+        if kept is not None and _changes_closed(before, after, closed):
+            self.contacts[ckey] = ContactFacts.load(kept)
+            return CLOSED
+        self._tick(tenant, ts)
+        self.dirty_tenants.add(tenant)
         if after != before:
             self._add(tenant, before, -1)
             self._add(tenant, after, 1)
-        waiting_after = _waiting_of(facts)
-        if waiting_after != waiting_before:
-            self._set_waiting(tenant, event.contact_id, waiting_before, waiting_after)
+        if after.waiting != before.waiting:
+            self._set_waiting(tenant, event.contact_id, before.waiting, after.waiting)
+        for queue, queued, _ in after.legs:
+            self._settle(tenant, queue, queued, facts.last_ts)
         self.dirty_contacts.add(ckey)
-        return True
+        return None
+
+    def apply(self, event: Event) -> bool:
+        """Apply one valid event; False if it was refused (see :meth:`refusal`)."""
+        return self.refusal(event) is None
 
     def apply_all(self, events: Iterable[Event]) -> list[Event]:
-        """Apply events in order; returns the ones refused as too late."""
+        """Apply events in order; returns the ones refused."""
         return [e for e in events if not self.apply(e)]
+
+    def _settle(self, tenant: str, queue: str, queued: int, last_ts: int) -> None:
+        by_start = self.settle.setdefault((tenant, queue), {})
+        start = interval_start(queued)
+        if last_ts > by_start.get(start, -1):
+            by_start[start] = last_ts
 
     # ---------------------------------------------------------------- agents
     def _apply_agent(self, tenant: str, event: AgentState, ts: int) -> None:
@@ -225,13 +273,18 @@ class PartitionState:
     def _contribution(self, facts: ContactFacts) -> Contribution:
         legs = []
         spans = []
+        waiting = []
         for queue, leg in facts.legs.items():
             if leg.queued is None:
                 continue
             legs.append((queue, leg.queued, leg_vector(leg, facts, self.queue_rule(queue))))
+            vector = legs[-1][2]
             outcome = leg.outcome
             if outcome is not None:
-                spans.append((queue, leg.queued, outcome))
+                if not vector[SHORT_ABANDONED]:  # short abandons count nowhere, peaks included
+                    spans.append((queue, leg.queued, outcome))
+            else:
+                waiting.append((queue, leg.queued))
         wraps = tuple(
             (agent, self.calendar.day_of(seg.wrapped))
             for agent, seg in facts.segments.items()
@@ -239,7 +292,7 @@ class PartitionState:
         )
         if not legs and not wraps:
             return EMPTY
-        return Contribution(tuple(legs), tuple(spans), wraps)
+        return Contribution(tuple(legs), tuple(spans), wraps, tuple(waiting))
 
     def _add(self, tenant: str, contribution: Contribution, sign: int) -> None:
         for queue, queued, vector in contribution.legs:
@@ -276,7 +329,7 @@ class PartitionState:
             per_day[day] = per_day.get(day, 0) + sign
 
     def _set_waiting(self, tenant: str, contact_id: str,
-                     before: list[tuple[str, int]], after: list[tuple[str, int]]) -> None:
+                     before: Iterable[tuple[str, int]], after: Iterable[tuple[str, int]]) -> None:
         for queue, queued in before:
             self.waiting.get((tenant, queue), {}).pop(contact_id, None)
             self.dirty_intervals.add((tenant, queue, interval_start(queued)))
@@ -291,11 +344,15 @@ class PartitionState:
         key = (tenant, contact_id)
         old = self.contacts.get(key)
         if old is not None:
-            self._add(tenant, self._contribution(old), -1)
-            self._set_waiting(tenant, contact_id, _waiting_of(old), [])
+            before = self._contribution(old)
+            self._add(tenant, before, -1)
+            self._set_waiting(tenant, contact_id, before.waiting, [])
         self.contacts[key] = facts
-        self._add(tenant, self._contribution(facts), 1)
-        self._set_waiting(tenant, contact_id, [], _waiting_of(facts))
+        after = self._contribution(facts)
+        self._add(tenant, after, 1)
+        self._set_waiting(tenant, contact_id, [], after.waiting)
+        for queue, queued, _ in after.legs:
+            self._settle(tenant, queue, queued, facts.last_ts)
         self._tick(tenant, facts.last_ts)
         self.dirty_tenants.add(tenant)
 
@@ -322,7 +379,15 @@ class PartitionState:
                 gone.append(key)
         for key in gone:
             facts = self.contacts.pop(key)
-            self._set_waiting(key[0], key[1], _waiting_of(facts), [])
+            contribution = self._contribution(facts)
+            self._set_waiting(key[0], key[1], contribution.waiting, [])
+            # A contact forgotten while still in progress no longer holds its interval open.
+            for queue, queued, vector in contribution.legs:
+                if vector[IN_PROGRESS]:
+                    counters = self.intervals.get((key[0], queue), {}).get(interval_start(queued))
+                    if counters is not None:
+                        counters[IN_PROGRESS] -= 1
+                        self.dirty_intervals.add((key[0], queue, interval_start(queued)))
         for (tenant, agent_id), agent in self.agents.items():
             cutoff = self.clock.get(tenant, 0) - self.lateness_ms - DAY_MS
             keep = 0
@@ -344,6 +409,10 @@ class PartitionState:
                 if t == tenant:
                     for instant in [i for i in samples if i < oldest]:
                         del samples[instant]
+            for (t, _), settle in self.settle.items():
+                if t == tenant:
+                    for start in [s for s in settle if s < oldest]:
+                        del settle[start]
             for days in (self.handled, self.agent_time):
                 for (t, _), per_day in days.items():
                     if t == tenant:
@@ -372,6 +441,9 @@ class PartitionState:
                        if first is not None and i >= first}
             if samples:
                 view.samples[queue] = samples
+            settle = {s: t for s, t in self.settle.get(qkey, {}).items() if s in intervals}
+            if settle:
+                view.settle[queue] = settle
             minutes = {m: list(c) for m, c in self.minutes.get(qkey, {}).items() if m > recent}
             if minutes:
                 view.minutes[queue] = minutes
@@ -400,6 +472,7 @@ class PartitionView:
     clock: int
     intervals: dict[str, dict[int, Counters]] = field(default_factory=dict)
     samples: dict[str, dict[int, int]] = field(default_factory=dict)
+    settle: dict[str, dict[int, int]] = field(default_factory=dict)
     minutes: dict[str, dict[int, Counters]] = field(default_factory=dict)
     waiting: dict[str, list[int]] = field(default_factory=dict)
     # agent id -> [state, reason, since, name, team, queues]
@@ -415,6 +488,7 @@ class PartitionView:
             "clock": self.clock,
             "intervals": {q: keyed(v) for q, v in self.intervals.items()},  # type: ignore[arg-type]
             "samples": {q: keyed(v) for q, v in self.samples.items()},  # type: ignore[arg-type]
+            "settle": {q: keyed(v) for q, v in self.settle.items()},  # type: ignore[arg-type]
             "minutes": {q: keyed(v) for q, v in self.minutes.items()},  # type: ignore[arg-type]
             "waiting": self.waiting,
             "agents": self.agents,
@@ -437,14 +511,10 @@ class PartitionView:
             clock=int(data["clock"]),  # type: ignore[call-overload]
             intervals=nested("intervals"),  # type: ignore[arg-type]
             samples=nested("samples"),  # type: ignore[arg-type]
+            settle=nested("settle"),  # type: ignore[arg-type]
             minutes=nested("minutes"),  # type: ignore[arg-type]
             waiting=data.get("waiting") or {},  # type: ignore[arg-type]
             agents=data.get("agents") or {},  # type: ignore[arg-type]
             agent_time=nested("agent_time"),  # type: ignore[arg-type]
             handled=nested("handled"),  # type: ignore[arg-type]
         )
-
-
-def _waiting_of(facts: ContactFacts) -> list[tuple[str, int]]:
-    return [(q, leg.queued) for q, leg in facts.legs.items()
-            if leg.waiting and leg.queued is not None]

@@ -9,29 +9,16 @@ up to 90 s out of order and 1 % sent twice, as real feeds do.
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 
 from producers.simulator import default_config, simulate
+from tests.streams import disorder
 
 HERE = Path(__file__).parent
 START = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
-
-
-def disorder(events: list[dict[str, object]], seed: int) -> list[dict[str, object]]:
-    rng = random.Random(seed)
-    out = events[:]
-    for i in range(len(out)):
-        if rng.random() < 0.05:  # move ahead by up to ~90 s worth of events
-            j = min(len(out) - 1, i + rng.randint(1, 40))
-            out[i], out[j] = out[j], out[i]
-    dupes = [(rng.randrange(len(out)), e) for e in out if rng.random() < 0.01]
-    for pos, event in sorted(dupes, key=lambda p: -p[0]):
-        out.insert(pos, event)
-    return out
 
 
 def main() -> None:

@@ -81,10 +81,19 @@ def agent(name: str, queues: list[str], team: str, state: str = "available") -> 
             "team": team, "queues": queues}
 
 
+def rows(queue: str, *offered: int) -> Json:
+    """An ``intervals`` entry: 15-minute rows from 09:00, the last one open."""
+    return {"rows": [
+        {"tenant": "default", "queue": queue, "interval_start": f"2026-11-22T09:{15 * i:02d}:00Z",
+         "offered": n, "status": "open" if i == len(offered) - 1 else "closed"}
+        for i, n in enumerate(offered)]}
+
+
 def snapshot(seq: int, tenant: str = "default", agents: int = 0) -> Json:
     data: Json = {
         "tenant": tenant, "seq": seq, "as_of_epoch": 1000.0 + seq, "timezone": "UTC",
         "queues": {"billing": {"waiting": 1, "answered": 10}, "sales": {"waiting": 2}},
+        "intervals": {"billing": rows("billing", 3, 1), "sales": rows("sales", 2)},
         "teams": {"Blue": {"agents": {"available": 1}}},
         "agents": {"a1": agent("Ana", ["billing"], "Blue"), "a2": agent("Bo", ["sales"], "Red")},
         "dead_letters": 0,
@@ -96,7 +105,8 @@ def snapshot(seq: int, tenant: str = "default", agents: int = 0) -> Json:
 
 def update(seq: int, tenant: str = "default", **fields: Any) -> Json:
     data: Json = {"tenant": tenant, "seq": seq, "as_of_epoch": 1000.0 + seq, "queues": {},
-                  "teams": {}, "agents": {}, "removed": empty_removed(), "dead_letters": 0}
+                  "teams": {}, "agents": {}, "intervals": {}, "removed": empty_removed(),
+                  "dead_letters": 0}
     data.update(fields)
     return data
 
@@ -214,13 +224,16 @@ async def test_snapshot_on_connect_then_updates_merge(
         first = view.messages[0]
         assert first["tenant"] == "default" and first["data"]["seq"] == 1
         assert set(view.state["agents"]) == {"a1", "a2"}
+        assert view.state["intervals"] == snapshot(seq=1)["intervals"]
         await publish(redis, gateway.settings, update(
             2, queues={"billing": {"waiting": 7, "answered": 11}}, dead_letters=2,
-            removed={"queues": [], "teams": [], "agents": ["a2"]}))
+            intervals={"billing": rows("billing", 3, 2, 1)},
+            removed={"queues": [], "teams": [], "agents": ["a2"], "intervals": ["sales"]}))
         state = await view.wait_for(lambda s: s["seq"] == 2)
         assert view.messages[-1]["type"] == "update"
         assert state["queues"]["billing"] == {"waiting": 7, "answered": 11}
         assert state["queues"]["sales"] == {"waiting": 2}
+        assert state["intervals"] == {"billing": rows("billing", 3, 2, 1)}
         assert set(state["agents"]) == {"a1"} and state["dead_letters"] == 2
 
 
@@ -229,19 +242,28 @@ async def test_subscription_filters_by_queue_and_resubscribes(
 ) -> None:
     async with live_view(gateway, "?tenant=default&queues=billing") as view:
         assert set(view.state["queues"]) == {"billing"}
+        assert set(view.state["intervals"]) == {"billing"}
         assert set(view.state["agents"]) == {"a1"}
         await publish(redis, gateway.settings, update(
             2, queues={"sales": {"waiting": 9}, "billing": {"waiting": 3}},
+            intervals={"sales": rows("sales", 5), "billing": rows("billing", 3, 4)},
             agents={"a2": agent("Bo", ["sales"], "Red", "aux")}))
-        state = await view.wait_for(lambda s: s["seq"] == 2)
+        await publish(redis, gateway.settings, update(3, removed={
+            "queues": [], "teams": [], "agents": [], "intervals": ["sales"]}))
+        state = await view.wait_for(lambda s: s["seq"] == 3)
         assert set(state["queues"]) == {"billing"} and set(state["agents"]) == {"a1"}
-        update_message = view.messages[-1]["data"]
-        assert update_message["agents"] == {} and "sales" not in update_message["queues"]
+        assert state["intervals"] == {"billing": rows("billing", 3, 4)}
+        for message in view.messages[1:]:
+            data = message["data"]
+            assert data["agents"] == {} and "sales" not in data["queues"]
+            assert "sales" not in data["intervals"]
+            assert "sales" not in data["removed"]["intervals"]
 
         await view.ws.send(orjson.dumps({"type": "subscribe", "queues": ["sales"]}).decode())
         message = await view.receive()
         assert message["type"] == "snapshot"
         assert set(view.state["queues"]) == {"sales"} and set(view.state["agents"]) == {"a2"}
+        assert view.state["intervals"] == {}  # removed at seq 3
 
 
 async def test_bad_client_messages_get_errors_and_the_connection_stays(
@@ -270,11 +292,13 @@ async def test_updates_are_coalesced_per_client(
         for seq in range(2, 52):
             await publish(redis, gateway.settings, update(
                 seq, queues={"billing": {"waiting": seq}},
+                intervals={"billing": rows("billing", 3, seq)},
                 agents={f"n{seq}": agent(f"New {seq}", ["billing"], "Blue")}))
         state = await view.wait_for(lambda s: s["seq"] == 51)
         updates = [m for m in view.messages if m["type"] == "update"]
         assert 1 <= len(updates) <= 10, len(updates)
         assert state["queues"]["billing"] == {"waiting": 51}
+        assert state["intervals"]["billing"] == rows("billing", 3, 51)
         assert {f"n{seq}" for seq in range(2, 52)} <= set(state["agents"])
 
 

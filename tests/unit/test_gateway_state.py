@@ -29,10 +29,21 @@ def agent(name: str, queues: list[str], team: str, state: str = "available") -> 
     return {"name": name, "state": state, "queues": queues, "team": team, "handled": 0}
 
 
+def intervals(*offered: int) -> Json:
+    """An ``intervals`` entry: one row per 15 minutes from 09:00 (the last one open)."""
+    rows = []
+    for i, count in enumerate(offered):
+        start = f"2026-11-22T09:{15 * i:02d}:00+00:00"
+        rows.append({"interval_start": start, "offered": count,
+                     "status": "open" if i == len(offered) - 1 else "closed"})
+    return {"rows": rows}
+
+
 def snapshot(seq: int = 1) -> Json:
     return {
         "tenant": "default", "seq": seq, "as_of_epoch": 100.0, "dead_letters": 0,
         "queues": {"billing": queue(1), "sales": queue(2)},
+        "intervals": {"billing": intervals(4, 2), "sales": intervals(7)},
         "teams": {"Blue": {"agents": {"available": 1}}, "Red": {"agents": {"available": 1}}},
         "agents": {
             "a1": agent("Ana", ["billing"], "Blue"),
@@ -44,7 +55,8 @@ def snapshot(seq: int = 1) -> Json:
 
 def update(seq: int, **fields: Any) -> Json:
     base: Json = {"tenant": "default", "seq": seq, "as_of_epoch": 100.0 + seq,
-                  "queues": {}, "teams": {}, "agents": {}, "removed": empty_removed()}
+                  "queues": {}, "teams": {}, "agents": {}, "intervals": {},
+                  "removed": empty_removed()}
     base.update(fields)
     return base
 
@@ -56,9 +68,11 @@ def test_update_replaces_entries_whole_deletes_removed_and_takes_scalars() -> No
     state = TenantState.from_snapshot(snapshot(), "default")
     outcome, change = state.apply(update(
         2, queues={"billing": {"waiting": 5}}, dead_letters=3,
-        removed={"queues": ["sales"], "teams": [], "agents": ["a2"]}))
+        intervals={"billing": intervals(4, 3)},
+        removed={"queues": ["sales"], "teams": [], "agents": ["a2"], "intervals": ["sales"]}))
     assert outcome is Outcome.APPLIED and change is not None
     assert state.snapshot["queues"] == {"billing": {"waiting": 5}}  # entry-level replace
+    assert state.snapshot["intervals"] == {"billing": intervals(4, 3)}
     assert set(state.snapshot["agents"]) == {"a1", "a3"}
     assert state.snapshot["dead_letters"] == 3 and state.seq == 2
     assert state.snapshot["as_of_epoch"] == 102.0
@@ -95,9 +109,13 @@ def test_replace_yields_the_difference_as_an_update() -> None:
     state = TenantState.from_snapshot(snapshot(seq=1), "default")
     newer = snapshot(seq=5)
     newer["queues"]["billing"] = queue(7)
+    newer["intervals"]["billing"] = intervals(4, 2, 1)
+    del newer["intervals"]["sales"]
     del newer["agents"]["a2"]
     change = state.replace(newer)
     assert change.update["queues"] == {"billing": queue(7)}
+    assert change.update["intervals"] == {"billing": intervals(4, 2, 1)}
+    assert change.update["removed"]["intervals"] == ["sales"]
     assert change.update["removed"]["agents"] == ["a2"]
     assert change.update["agents"] == {} and change.update["seq"] == 5
     assert change.previous_agents["a2"] == snapshot()["agents"]["a2"]
@@ -108,6 +126,8 @@ def test_diff_then_apply_reproduces_the_new_snapshot() -> None:
     old, new = snapshot(seq=1), snapshot(seq=3)
     new["agents"]["a4"] = agent("Di", ["sales"], "Blue")
     new["teams"].pop("Red")
+    new["intervals"]["sales"] = intervals(7, 1)
+    new["intervals"]["retention"] = intervals(0)
     assert apply_to_snapshot(old, diff_snapshots(old, new)) == new
 
 
@@ -148,6 +168,7 @@ def test_filter_snapshot(queues: set[str], teams: set[str], shown_queues: set[st
                          shown_teams: set[str], shown_agents: set[str]) -> None:
     view = Subscription("default", frozenset(queues), frozenset(teams)).filter_snapshot(snapshot())
     assert set(view["queues"]) == shown_queues
+    assert set(view["intervals"]) == shown_queues  # a queue's intervals go with the queue
     assert set(view["teams"]) == shown_teams
     assert set(view["agents"]) == shown_agents
     assert view["seq"] == 1 and view["as_of_epoch"] == 100.0
@@ -170,6 +191,20 @@ def test_filter_change_removes_an_agent_that_stops_matching() -> None:
     assert view["seq"] == 2
 
 
+def test_filter_change_shows_intervals_iff_their_queue_is_shown() -> None:
+    state = TenantState.from_snapshot(snapshot(), "default")
+    _, change = state.apply(update(
+        2, intervals={"billing": intervals(4, 2, 5), "sales": intervals(8)},
+        removed={"queues": [], "teams": [], "agents": [], "intervals": ["sales", "billing"]}))
+    assert change is not None
+    view = Subscription("default", frozenset({"sales"})).filter_change(change)
+    assert view["intervals"] == {"sales": intervals(8)}
+    assert view["removed"]["intervals"] == ["sales"]
+    by_team = Subscription("default", teams=frozenset({"Blue"})).filter_change(change)
+    assert set(by_team["intervals"]) == {"billing", "sales"}  # no queue filter: all queues
+    assert Subscription().filter_change(change) is change.update
+
+
 def test_filter_change_adds_an_agent_that_starts_matching() -> None:
     state = TenantState.from_snapshot(snapshot(), "default")
     moved = agent("Bo", ["sales", "billing"], "Red")
@@ -190,6 +225,10 @@ def test_coalesce_equals_applying_in_turn() -> None:
         update(4, queues={"sales": queue(8)}, removed={"queues": [], "teams": [],
                                                        "agents": ["a2"]}),
         update(5, agents={"a2": agent("Bo", ["sales"], "Red", "acw")}, dead_letters=4),
+        update(6, intervals={"billing": intervals(4, 2, 1)},
+               removed={"queues": [], "teams": [], "agents": [], "intervals": ["sales"]}),
+        update(7, intervals={"billing": intervals(4, 2, 3), "sales": intervals(9)}),
+        update(8, removed={"queues": [], "teams": [], "agents": [], "intervals": ["billing"]}),
     ]
     originals = copy.deepcopy(updates)
     stepwise = snapshot()
@@ -201,9 +240,11 @@ def test_coalesce_equals_applying_in_turn() -> None:
     assert updates == originals  # inputs untouched
     assert apply_to_snapshot(snapshot(), pending) == stepwise
     # a name is never both an entry and a removal
-    for kind in ("queues", "teams", "agents"):
+    for kind in ("queues", "teams", "agents", "intervals"):
         assert not set(pending[kind]) & set(pending["removed"][kind])
-    assert pending["seq"] == 5 and pending["dead_letters"] == 4
+    assert pending["seq"] == 8 and pending["dead_letters"] == 4
+    assert pending["intervals"] == {"sales": intervals(9)}
+    assert pending["removed"]["intervals"] == ["billing"]
 
 
 def test_coalesce_keeps_a_removal_of_a_re_added_then_removed_name() -> None:

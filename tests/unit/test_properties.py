@@ -1,0 +1,217 @@
+"""Properties over generated contact-center histories.
+
+Whatever the partitioning, arrival order (within the allowed lateness) and duplication of
+the events, the streaming model (``stream_rows`` / ``stream_snapshot``), the batch report
+(``report_rows`` / ``report_snapshot``) and the independent reference (tests/reference.py)
+give exactly the same figures. ``status`` depends on partition clocks and is not compared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+
+from stream import report
+from stream.events import EVENT_ADAPTER, Event
+from stream.settings import QueueSettings, Settings
+from tests.reference import (
+    FIGURE_KEYS,
+    day_holding,
+    reference_rows,
+    reference_snapshot,
+    to_ms,
+    unique_events,
+)
+from tests.strategies import Delivery, History, Scenario, scenarios
+
+# Deterministic and database-less, so CI runs the same examples every time.
+PROFILE = settings(max_examples=60, deadline=None, derandomize=True, database=None,
+                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                          HealthCheck.filter_too_much])
+MISSING = "<missing>"
+COUNT_KEYS = ("offered", "answered", "abandoned", "short_abandoned",
+              "answered_within_threshold", "abandoned_within_threshold", "judged",
+              "handled", "transferred", "held")
+
+
+def tenants_with_events(events: Sequence[Event]) -> list[str]:
+    return sorted({e.tenant for e in events})
+
+
+def without_status(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: v for k, v in row.items() if k != "status"} for row in rows]
+
+
+def first_difference(got: dict[str, Any], expected: dict[str, Any]) -> str:
+    for key in expected:
+        if got.get(key, MISSING) != expected[key]:
+            return f"{key}: got {got.get(key, MISSING)!r}, expected {expected[key]!r}"
+    extra = sorted(set(got) - set(expected))
+    return f"extra keys {extra}" if extra else "equal"
+
+
+def assert_rows_equal(got: list[dict[str, Any]], expected: list[dict[str, Any]],
+                      what: str) -> None:
+    def keyed(rows: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, Any]]:
+        return {(r["tenant"], r["queue"], r["interval_start"]): r for r in rows}
+
+    got_k, exp_k = keyed(got), keyed(expected)
+    assert len(got_k) == len(got), f"{what}: two rows for one interval"
+    assert set(got_k) == set(exp_k), (
+        f"{what}: rows only there {sorted(set(got_k) - set(exp_k))}, "
+        f"missing {sorted(set(exp_k) - set(got_k))}")
+    for key, row in exp_k.items():
+        assert got_k[key] == row, f"{what} {key}: {first_difference(got_k[key], row)}"
+    assert got == expected, f"{what}: rows in another order"
+
+
+def assert_entries_match(got: dict[str, Any], expected: dict[str, Any], what: str) -> None:
+    """Every figure the reference computes, exactly (the code may add more keys)."""
+    assert set(got) == set(expected), (
+        f"{what}: only there {sorted(set(got) - set(expected))}, "
+        f"missing {sorted(set(expected) - set(got))}")
+    for name, entry in expected.items():
+        projected = {k: got[name].get(k, MISSING) for k in entry}
+        assert projected == entry, f"{what}[{name!r}]: {first_difference(projected, entry)}"
+
+
+SECTIONS = ("queues", "agents", "teams")
+
+
+def assert_snapshot_matches(got: dict[str, Any], expected: dict[str, Any], what: str,
+                            sections: Sequence[str] = SECTIONS) -> None:
+    assert got["as_of_epoch"] == expected["as_of_epoch"], what
+    assert got["day"] == expected["day"], what
+    for section in sections:
+        assert_entries_match(got[section], expected[section], f"{what} {section}")
+
+
+# --------------------------------------------------------------------------- the reference
+
+@PROFILE
+@given(scenarios())
+def test_the_reference_depends_only_on_the_set_of_events(scenario: Scenario) -> None:
+    once = scenario.history.events
+    delivered = [e for part in scenario.delivery.arrivals for e in part]
+    s = scenario.history.settings
+    assert reference_rows(delivered, s) == reference_rows(once, s)
+    for tenant in tenants_with_events(once):
+        assert reference_snapshot(delivered, s, tenant) == reference_snapshot(once, s, tenant)
+
+
+@PROFILE
+@given(scenarios())
+def test_today_is_the_sum_of_todays_intervals(scenario: Scenario) -> None:
+    events = unique_events(scenario.history.events)
+    s = scenario.history.settings
+    rows = reference_rows(events, s)
+    for tenant in tenants_with_events(events):
+        snapshot = reference_snapshot(events, s, tenant)
+        now = max(to_ms(e.ts) for e in events if e.tenant == tenant)
+        _day, begin, end = day_holding(now, s)
+        for queue, figures in snapshot["queues"].items():
+            todays = [r for r in rows if r["tenant"] == tenant and r["queue"] == queue
+                      and begin <= to_ms(datetime.fromisoformat(r["interval_start"])) < end]
+            for key in COUNT_KEYS:
+                assert figures[key] == sum(r[key] for r in todays), (queue, key)
+            assert figures["peak_waiting"] == max((r["peak_waiting"] for r in todays),
+                                                  default=0)
+            assert set(figures) >= set(FIGURE_KEYS)
+
+
+# --------------------------------------------------------------------------- the code
+
+def check_rows(scenario: Scenario) -> None:
+    s = scenario.history.settings
+    expected = reference_rows(scenario.history.events, s)
+    batch = without_status(report.report_rows(list(scenario.delivery.batch), s))
+    assert_rows_equal(batch, expected, "report_rows")
+    streamed = without_status(report.stream_rows(
+        [list(p) for p in scenario.delivery.arrivals], s))
+    assert_rows_equal(streamed, expected, "stream_rows")
+
+
+def check_snapshots(scenario: Scenario, sections: Sequence[str] = SECTIONS) -> None:
+    s = scenario.history.settings
+    arrivals = [list(p) for p in scenario.delivery.arrivals]
+    for tenant in tenants_with_events(scenario.history.events):
+        expected = reference_snapshot(scenario.history.events, s, tenant)
+        batch = report.report_snapshot(list(scenario.delivery.batch), s, tenant)
+        assert_snapshot_matches(batch, expected, f"report_snapshot({tenant})", sections)
+        streamed = report.stream_snapshot(arrivals, s, tenant)
+        assert_snapshot_matches(streamed, expected, f"stream_snapshot({tenant})", sections)
+
+
+@PROFILE
+@given(scenarios())
+def test_streaming_batch_and_reference_rows_agree(scenario: Scenario) -> None:
+    check_rows(scenario)
+
+
+@PROFILE
+@given(scenarios())
+def test_streaming_batch_and_reference_snapshots_agree(scenario: Scenario) -> None:
+    check_snapshots(scenario)
+
+
+# --------------------------------------------------------------------------- small cases
+# Minimal cases the properties once found, kept as plain tests.
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+SMALL = Settings(timezone="UTC", queues={"billing": QueueSettings(sl_threshold_s=20)})
+
+
+def ev(event_id: str, kind: str, at: float, **fields: object) -> Event:
+    ts = (T0 + timedelta(seconds=at)).isoformat()
+    return EVENT_ADAPTER.validate_python(
+        {"type": kind, "event_id": event_id, "ts": ts, **fields})
+
+
+def arriving(*partitions: list[Event], settings: Settings = SMALL) -> Scenario:
+    events = tuple({e.event_id: e for p in partitions for e in p}.values())
+    batch = tuple(sorted((e for p in partitions for e in p), key=lambda e: to_ms(e.ts)))
+    return Scenario(History(settings, events, tuple(tenants_with_events(events))),
+                    Delivery(tuple(tuple(p) for p in partitions), batch))
+
+
+def test_an_older_queued_event_arriving_late_moves_the_leg_to_its_interval() -> None:
+    later = ev("q2", "contact.queued", 900, contact_id="c1", queue="billing")
+    earlier = ev("q1", "contact.queued", 890, contact_id="c1", queue="billing")
+    check_rows(arriving([later, earlier]))
+
+
+def test_an_older_agent_event_arriving_late_still_gives_its_values() -> None:
+    old = ev("s1", "agent.state", 0, agent_id="a1", state="available", name="Ana",
+             team="Blue", queues=["billing"])
+    new = ev("s2", "agent.state", 10, agent_id="a1", state="aux", reason="break")
+    check_snapshots(arriving([new, old]), sections=("agents", "teams"))
+
+
+def test_an_agent_counts_up_to_its_last_change_and_its_team_up_to_stream_time() -> None:
+    check_snapshots(arriving(
+        [ev("s1", "agent.state", 0, agent_id="a1", state="available", name="Ana", team="Blue"),
+         ev("s2", "agent.state", 30, agent_id="a1", state="on_contact")],
+        [ev("q1", "contact.queued", 60, contact_id="c1", queue="billing")]),
+        sections=("agents", "teams"))
+
+
+def test_agent_values_at_equal_times_come_from_the_larger_event_id() -> None:
+    blue = ev("ev8", "agent.state", 0, agent_id="a1", state="available", team="Blue")
+    red = ev("ev12", "agent.state", 0, agent_id="a1", state="aux", team="Red")  # "ev12" < "ev8"
+    check_snapshots(arriving([blue, red]), sections=("agents", "teams"))
+    check_snapshots(arriving([red, blue]), sections=("agents", "teams"))
+
+
+def test_todays_figures_include_the_peak_waiting() -> None:
+    check_snapshots(arriving([ev("q1", "contact.queued", 0, contact_id="c1",
+                                 queue="billing")]), sections=("queues",))
+
+
+def test_a_short_abandon_does_not_wait() -> None:
+    short = Settings(timezone="UTC", queues={"billing": QueueSettings(short_abandon_s=5)})
+    check_rows(arriving([ev("q1", "contact.queued", 0, contact_id="c1", queue="billing"),
+                         ev("x1", "contact.abandoned", 4.999, contact_id="c1",
+                            queue="billing")], settings=short))
