@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from gateway.server import run_gateway
-from stream.embedded import start_kafka, start_redis
+from stream.embedded import EmbeddedServer, start_kafka, start_redis
 from stream.kafka import ensure_topics
 from stream.settings import Settings
 
@@ -42,6 +42,16 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
             store.stop()
     finally:
         kafka.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[EmbeddedServer]:
+    """A Redis of its own, for tests that need no broker (gateway, page)."""
+    server = start_redis()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import Browser, Page, Playwright, ViewportSize, async_playwright
 
-from stream.embedded import EmbeddedServer, free_port, start_redis
+from stream.embedded import EmbeddedServer, free_port
 from stream.settings import Settings
 from tests.conftest import RunningGateway
 
@@ -57,15 +57,6 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
     finally:
         await context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[EmbeddedServer]:
-    server = start_redis()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

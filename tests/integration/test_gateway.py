@@ -10,7 +10,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from gateway.state import apply_to_snapshot, empty_removed
-from stream.embedded import EmbeddedServer, free_port, start_redis
+from stream.embedded import EmbeddedServer, free_port
 from stream.settings import Settings
 from tests.conftest import RunningGateway
 
@@ -31,15 +31,6 @@ Json = dict[str, Any]
 
 
 # --- fixtures -----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[EmbeddedServer]:
-    server = start_redis()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
