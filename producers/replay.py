@@ -18,10 +18,9 @@ from typing import IO
 import orjson
 import redis
 
+from producers.live import send_paced
 from stream.kafka import EventSender
 from stream.settings import Settings
-
-FLUSH_EVERY_S = 0.02
 
 
 def _event_time(line: bytes) -> float | None:
@@ -64,29 +63,9 @@ def replay(path: Path, settings: Settings, speed: float | None = None, wait: boo
     total = sum(1 for _ in read_lines(path))
     bar = ProgressBar(total, progress)
     sender = EventSender(settings)
-    sent = 0
-    first_ts: float | None = None
-    started = time.monotonic()
-    last_flush = started
     try:
-        for line in read_lines(path):
-            if speed is not None:
-                ts = _event_time(line)
-                if ts is not None:
-                    if first_ts is None:
-                        first_ts = ts
-                    due = started + (ts - first_ts) / speed
-                    delay = due - time.monotonic()
-                    if delay > 0:
-                        sender.flush()
-                        sleep(delay)
-            sender.send_line(line)
-            sent += 1
-            now = time.monotonic()
-            if speed is not None and now - last_flush >= FLUSH_EVERY_S:
-                sender.flush()
-                last_flush = now
-            bar.show(sent)
+        sent = send_paced(read_lines(path), sender, sender.send_line, _event_time, speed,
+                          sleep, bar.show)
         sender.flush()
         bar.show(sent, force=True)
         if wait:

@@ -10,7 +10,6 @@ invalid item, each with a reason a person can act on; nothing is dropped silentl
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 import orjson
@@ -294,11 +293,6 @@ def raw_key(obj: dict[str, object]) -> bytes | None:
     if obj.get("contact_id"):
         return contact_key(tenant, str(obj["contact_id"]))
     return None
-
-
-def epoch(ts: datetime) -> float:
-    """Event time as seconds since the epoch."""
-    return ts.timestamp()
 
 
 def json_schema() -> dict[str, object]:

@@ -77,8 +77,6 @@ class EventSender:
         found = self.producer.partitions_for(self.topic)
         self.partitions = len(found) if found else settings.topic_partitions
         self.buffers: list[list[bytes]] = [[] for _ in range(self.partitions)]
-        self.sent_events = 0
-        self.sent_raw = 0
 
     def send(self, event: dict[str, object]) -> None:
         self.send_encoded(raw_key(event), orjson.dumps(event))
@@ -99,7 +97,6 @@ class EventSender:
         key = raw_key(obj) if isinstance(obj, dict) else None
         if key is None:
             self.producer.send(self.topic, value=line)
-            self.sent_raw += 1
         else:
             self.send_encoded(key, line.strip())
 
@@ -113,7 +110,6 @@ class EventSender:
             return
         value = b"[" + b",".join(buffer) + b"]"
         self.producer.send(self.topic, value=value, partition=partition)
-        self.sent_events += len(buffer)
         self.buffers[partition] = []
 
     def flush(self) -> None:
