@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import faust
 import redis.asyncio as aioredis
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 
 from stream.agents.process_events import EventProcessor
+from stream.metrics.partition import PartitionState
 from stream.publisher import RedisPublisher
 from stream.report import calendar, new_partition_state
 from stream.settings import Settings
@@ -36,6 +39,31 @@ def lower_fetch_wait(fetch_wait_ms: int) -> None:
 
     cls._floorpulse_original = original
     cls._create_worker_consumer = create_worker_consumer
+
+
+def read_from_stored_progress(app: faust.App, topic: str,
+                              resume: Callable[[], Mapping[int, int]]) -> None:
+    """After a restore, read each owned partition of ``topic`` from the offset after its
+    stored progress (``resume()``: partition -> next offset), not from the group's committed
+    offset: the progress is written with the state it describes, while a committed offset
+    can be behind it (messages skipped as done) or, after Faust drops messages in a
+    rebalance, ahead of it (messages lost)."""
+    cls: Any = faust_aiokafka.Consumer
+    original = getattr(cls, "_floorpulse_original_seek", cls.seek_to_committed)
+
+    async def seek_to_committed(self: Any) -> Mapping[TP, int]:
+        offsets = dict(await original(self))
+        if self.app is app:
+            owned = self.assignment()
+            for partition, offset in resume().items():
+                tp = TP(topic, partition)
+                if tp in owned:
+                    await self.seek(tp, offset)
+                    offsets[tp] = offset
+        return offsets
+
+    cls._floorpulse_original_seek = original
+    cls.seek_to_committed = seek_to_committed
 
 
 def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
@@ -70,27 +98,29 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
         value_serializer="raw", partitions=1,
     )
 
-    def table(name: str) -> PartitionedTable:
-        return PartitionedTable(app.Table(
-            name, key_type=bytes, value_type=bytes,  # bytes types: raw serializers
-            partitions=settings.topic_partitions, default=None, recovery_buffer_size=10_000,
-        ))
+    # One table per source partition's state: facts of contacts and agents, archived
+    # contributions and progress (stream/agents/process_events.py says why one).
+    partition_state = PartitionedTable(app.Table(
+        "partition_state", key_type=bytes, value_type=bytes,  # bytes types: raw serializers
+        partitions=settings.topic_partitions, default=None, recovery_buffer_size=10_000,
+    ))
 
-    contact_to_facts = table("contact_to_facts")
-    agent_to_facts = table("agent_to_facts")
-    partition_to_progress = table("partition_to_progress")
-
-    async def send_dead_letter(value: bytes) -> None:
-        await dead_letters_topic.send(value=value)
+    async def send_dead_letter(value: bytes) -> Awaitable[Any]:
+        """Hands the record to the producer; the returned future resolves once it is stored."""
+        return await dead_letters_topic.send(value=value)
 
     async def send_interval(key: bytes, value: bytes) -> None:
         await intervals_topic.send(key=key, value=value)
 
+    async def seek(partition: int, offset: int) -> None:
+        await app.consumer.seek(TP(settings.topic_events, partition), offset)
+
     center = calendar(settings)
     processor = EventProcessor(
         lambda: new_partition_state(settings, center),
-        contact_to_facts, agent_to_facts, partition_to_progress, send_dead_letter,
+        partition_state, send_dead_letter, seek,
     )
+    read_from_stored_progress(app, settings.topic_events, processor.resume_offsets)
     publisher = RedisPublisher(settings, aioredis.from_url(redis_url), send_interval)
 
     @app.agent(events_topic)
@@ -98,13 +128,13 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
         async for batch in stream.take_events(settings.batch_max, settings.batch_within_s):
             await processor.process(batch)
 
-    @contact_to_facts.table.on_recover  # type: ignore[untyped-decorator]
+    @partition_state.table.on_recover  # type: ignore[untyped-decorator]
     async def rebuild_live_state() -> None:
         partitions = {
             tp.partition for tp in app.assignor.assigned_actives()
             if tp.topic == settings.topic_events
         }
-        processor.rebuild(partitions)
+        await processor.rebuild(partitions)
 
     ticks = 0
 
@@ -112,11 +142,15 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
     async def publish_live_state() -> None:
         nonlocal ticks
         ticks += 1
-        states = processor.states
-        known = {t for state in states.values() for t in state.tenants()}
         if ticks % max(1, int(60 / settings.publish_interval_s)) == 0:
-            processor.expire()
-            await publisher.drop_old_intervals(known)
+            processor.expire_due = True  # done by the next batch, with its writes
+            await publisher.drop_old_intervals(
+                {t for state in processor.states.values() for t in state.tenants()})
+        async with processor.lock:  # publish only what the broker has acknowledged
+            await publish(processor.states)
+
+    async def publish(states: dict[int, PartitionState]) -> None:
+        known = {t for state in states.values() for t in state.tenants()}
         now = time.time()
         if processor.counters_changed:
             tenants = set(known)

@@ -3,14 +3,29 @@ dead-letter what is invalid, and persist what changed, once per key per batch.
 
 Plumbing only: the figures are computed by :mod:`stream.metrics.live`.
 
-Counting is exact across crashes: each partition's ``processed`` and ``dead_letters``
-counters are stored with the offset of the last message they include (in one changelog
-record), and a message at or below that offset, re-delivered after a crash, is applied
-again (facts are idempotent) but not counted again.
+Exact across crashes and rebalances (docs/metrics.md, "Recovery"):
+
+1. one table holds a partition's facts, archived contributions and progress; a batch's
+   fact writes (and dead letters) are acknowledged by the broker before its progress
+   records are written, and those before the batch's offsets are acknowledged to Faust; so
+   a progress record in the changelog means every effect of the messages up to its offset
+   is there too. The progress record, written alone, is also the last record batch of its
+   changelog partition, which keeps the embedded broker's end offset right (it reports
+   the first offset of the last record batch, plus one; Faust's restore reads up to it);
+2. the progress record holds the partition's counters, the offset of the last message they
+   include and the partition's stream time; a message at or below that offset, delivered
+   again after a crash, is skipped: it is neither applied nor counted twice;
+3. a restore loads the facts and archived contributions, sets the stream time back to the
+   progress record's and archives what that stream time archives; later messages then meet
+   the same state they met before the crash (facts written by a batch that did not finish
+   are applied again, which changes nothing: facts are idempotent);
+4. the publisher and the processor take turns (``lock``): only state whose writes are
+   acknowledged is published, so an interval is never closed on figures a crash can undo.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import time
@@ -22,8 +37,8 @@ import orjson
 
 from stream.events import Rejected, agent_key, contact_key, decode_message, split_key
 from stream.metrics.facts import AgentFacts, ContactFacts
-from stream.metrics.partition import CLOSED, LATE, PartitionState
-from stream.tables.changelog import PartitionedTable
+from stream.metrics.partition import CLOSED, LATE, PartitionState, is_archive_record
+from stream.tables.changelog import PartitionedTable, write_durably
 
 logger = logging.getLogger(__name__)
 
@@ -39,18 +54,23 @@ class Progress:
     processed: int = 0
     dead_letters: int = 0
     offset: int = -1
+    clocks: list[object] | None = None  # the partition's stream time at ``offset``
 
-    def dump(self) -> bytes:
-        return orjson.dumps([self.processed, self.dead_letters, self.offset])
+    def dump(self, clocks: list[object]) -> bytes:
+        return orjson.dumps([self.processed, self.dead_letters, self.offset, clocks])
 
     @classmethod
     def load(cls, raw: bytes) -> Progress:
-        processed, dead, offset = orjson.loads(raw)
-        return cls(int(processed), int(dead), int(offset))
+        processed, dead, offset, *clocks = orjson.loads(raw)
+        return cls(int(processed), int(dead), int(offset), clocks[0] if clocks else None)
+
+
+PROGRESS = "progress"
 
 
 def progress_key(partition: int) -> bytes:
-    return f"partition|{partition}".encode()
+    """``~`` is no valid tenant, so this key cannot meet a contact's or an agent's."""
+    return f"~|{PROGRESS}|{partition}".encode()
 
 
 def dead_letter_value(reject: Rejected, topic: str, partition: int, offset: int) -> bytes:
@@ -74,20 +94,21 @@ class EventProcessor:
     def __init__(
         self,
         new_state: Callable[[], PartitionState],
-        contacts: PartitionedTable,
-        agents: PartitionedTable,
-        progress: PartitionedTable,
-        send_dead_letter: Callable[[bytes], Awaitable[Any]],
+        table: PartitionedTable,
+        send_dead_letter: Callable[[bytes], Awaitable[Awaitable[Any]]],
+        seek: Callable[[int, int], Awaitable[None]],
     ) -> None:
         self.new_state = new_state
         self.states: dict[int, PartitionState] = {}
-        self.contacts = contacts
-        self.agents = agents
-        self.progress_table = progress
+        self.table = table
         self.send_dead_letter = send_dead_letter
+        self.seek = seek
+        self.gaps: dict[int, int] = {}  # partition -> offset met after a gap, sought back once
         self.progress: dict[int, Progress] = {}
         self.markers: dict[str, set[int]] = {}
         self.counters_changed = False
+        self.expire_due = False
+        self.lock = asyncio.Lock()  # batches and publishing take turns
 
     # ----------------------------------------------------------- rebalance
     def state(self, partition: int) -> PartitionState:
@@ -96,31 +117,48 @@ class EventProcessor:
             state = self.states[partition] = self.new_state()
         return state
 
-    def rebuild(self, partitions: set[int]) -> None:
+    async def rebuild(self, partitions: set[int]) -> None:
         """Recreate the partitions' states from the tables after a rebalance or a restart."""
+        async with self.lock:
+            self._rebuild(partitions)
+
+    def _rebuild(self, partitions: set[int]) -> None:
         started = time.monotonic()
         states = {p: self.new_state() for p in partitions}
-        for key, value, partition in self.contacts.items(partitions):
-            tenant, _, contact_id = split_key(key)
-            states[partition].load_contact(tenant, contact_id,
-                                           ContactFacts.load(orjson.loads(value)))
-        for key, value, partition in self.agents.items(partitions):
-            tenant, _, agent_id = split_key(key)
-            states[partition].load_agent(tenant, agent_id, AgentFacts.load(orjson.loads(value)))
-        for state in states.values():
+        archived = 0
+        self.progress = {}
+        for key, value, partition in self.table.items(partitions):
+            tenant, kind, ident = split_key(key)
+            if kind == "contact":
+                data = orjson.loads(value)
+                if is_archive_record(data):
+                    states[partition].load_archived(tenant, ident, data)
+                    archived += 1
+                else:
+                    states[partition].load_contact(tenant, ident, ContactFacts.load(data))
+            elif kind == "agent":
+                states[partition].load_agent(tenant, ident, AgentFacts.load(orjson.loads(value)))
+            elif kind == PROGRESS:
+                self.progress[partition] = Progress.load(value)
+        for partition, state in states.items():
+            prog = self.progress.get(partition)
+            if prog is not None and prog.clocks is not None:
+                state.set_clocks(prog.clocks)
             state.dirty_contacts.clear()
             state.dirty_agents.clear()
-        self.progress = {
-            partition: Progress.load(value)
-            for _, value, partition in self.progress_table.items(partitions)
-        }
-        for table in (self.contacts, self.agents, self.progress_table):
-            table.forget_except(partitions)
+        self.table.forget_except(partitions)
         self.states = states
+        self._expire()  # what the restored stream time archives (written with the next batch)
         self.counters_changed = True
-        logger.info("state rebuilt for partitions %s: %d contacts, %d agents in %.2f s",
-                    sorted(partitions), sum(len(s.contacts) for s in states.values()),
-                    sum(len(s.agents) for s in states.values()), time.monotonic() - started)
+        logger.info("state rebuilt for partitions %s: %d contacts (%d archived), %d agents "
+                    "in %.2f s; stored up to offsets %s", sorted(partitions),
+                    sum(len(s.contacts) for s in states.values()), archived,
+                    sum(len(s.agents) for s in states.values()), time.monotonic() - started,
+                    {p: prog.offset for p, prog in sorted(self.progress.items())})
+
+    def resume_offsets(self) -> dict[int, int]:
+        """Where to read each restored partition from: after its stored progress."""
+        return {p: prog.offset + 1 for p, prog in self.progress.items() if prog.offset >= 0}
 
     @property
     def processed(self) -> int:
@@ -132,72 +170,100 @@ class EventProcessor:
 
     # --------------------------------------------------------------- batch
     async def process(self, messages: Sequence[Any]) -> None:
-        """``messages``: Faust events (``.message`` with topic, partition, offset, value)."""
-        touched: set[int] = set()
-        for fevent in messages:
-            msg = fevent.message
-            partition, offset = msg.partition, msg.offset
-            live = self.state(partition)
-            prog = self.progress.get(partition)
-            if prog is None:
-                prog = self.progress[partition] = Progress()
-            counted = offset > prog.offset
-            marker = _marker(msg.headers)
-            if marker is not None:
-                self.markers.setdefault(marker, set()).add(partition)
-            else:
-                events, rejects = decode_message(msg.value)
-                applied = 0
-                for event in events:
-                    try:
-                        refused = live.refusal(event)
-                    except Exception as exc:  # never stop the worker for one event
-                        logger.exception("event %s could not be applied", event.event_id)
-                        refused = f"internal error: {exc!r}"
-                    if refused is None:
-                        applied += 1
-                    else:
-                        rejects.append(Rejected(
-                            reason=REFUSALS.get(refused, refused).format(
-                                lateness=live.lateness_ms / 1000),
-                            raw=orjson.dumps(event.model_dump(mode="json", exclude_none=True))))
-                for reject in rejects:
-                    await self.send_dead_letter(
-                        dead_letter_value(reject, msg.topic, partition, offset))
-                if counted:
+        """``messages``: Faust events (``.message`` with topic, partition, offset, value).
+        Returns once everything the batch changed is acknowledged by the broker."""
+        async with self.lock:
+            if self.expire_due:
+                self.expire_due = False
+                self._expire()
+            touched: set[int] = set()
+            sent: list[Awaitable[Any]] = []
+            rewound: set[int] = set()
+            for fevent in messages:
+                msg = fevent.message
+                partition, offset = msg.partition, msg.offset
+                if partition in rewound:
+                    continue
+                prog = self.progress.get(partition)
+                if prog is None:
+                    prog = self.progress[partition] = Progress()
+                if 0 <= prog.offset < offset - 1 and self.gaps.get(partition) != offset:
+                    # Messages missing: Faust drops some in a rebalance. Read them again
+                    # (once: a gap met twice is real, as left by a transactional producer).
+                    logger.warning("partition %d: offset %d follows %d; reading again from %d",
+                                   partition, offset, prog.offset, prog.offset + 1)
+                    self.gaps[partition] = offset
+                    rewound.add(partition)
+                    await self.seek(partition, prog.offset + 1)
+                    continue
+                marker = _marker(msg.headers)
+                if marker is not None:
+                    self.markers.setdefault(marker, set()).add(partition)
+                elif offset > prog.offset:  # else: applied and stored before a crash
+                    live = self.state(partition)
+                    events, rejects = decode_message(msg.value)
+                    applied = 0
+                    for event in events:
+                        try:
+                            refused = live.refusal(event)
+                        except Exception as exc:  # never stop the worker for one event
+                            logger.exception("event %s could not be applied", event.event_id)
+                            refused = f"internal error: {exc!r}"
+                        if refused is None:
+                            applied += 1
+                        else:
+                            rejects.append(Rejected(
+                                reason=REFUSALS.get(refused, refused).format(
+                                    lateness=live.lateness_ms / 1000),
+                                raw=orjson.dumps(
+                                    event.model_dump(mode="json", exclude_none=True))))
+                    for reject in rejects:
+                        sent.append(await self.send_dead_letter(
+                            dead_letter_value(reject, msg.topic, partition, offset)))
                     prog.processed += applied
                     prog.dead_letters += len(rejects)
-            if counted:
-                prog.offset = offset
-                touched.add(partition)
-        self._persist(touched)
+                if offset > prog.offset:
+                    prog.offset = offset
+                    touched.add(partition)
+            await self._persist(touched, sent)
 
-    def _persist(self, touched: set[int]) -> None:
-        """Write what changed, once per key per batch, to its partition's changelog."""
+    async def _persist(self, touched: set[int], sent: list[Awaitable[Any]]) -> None:
+        """Write what changed, once per key per batch, to its partition's changelog; then,
+        once the broker has all of it, the progress of the partitions touched."""
         for partition, live in self.states.items():
             for ckey in live.dirty_contacts:
                 facts = live.contacts.get(ckey)
                 if facts is not None:
-                    self.contacts.put(partition, contact_key(*ckey), orjson.dumps(facts.dump()))
+                    self.table.put(partition, contact_key(*ckey), orjson.dumps(facts.dump()))
             for akey in live.dirty_agents:
                 agent = live.agents.get(akey)
                 if agent is not None:
-                    self.agents.put(partition, agent_key(*akey), orjson.dumps(agent.dump()))
+                    self.table.put(partition, agent_key(*akey), orjson.dumps(agent.dump()))
             live.dirty_contacts.clear()
             live.dirty_agents.clear()
-        for partition in touched:
-            self.progress_table.put(partition, progress_key(partition),
-                                    self.progress[partition].dump())
+        written = self.table.pending_partitions()
+        await write_durably(self.table, also=sent)
+        for partition in touched | written:
+            prog = self.progress.get(partition)
+            if prog is None:
+                prog = self.progress[partition] = Progress()
+            self.table.put(partition, progress_key(partition),
+                           prog.dump(self.state(partition).clocks()))
+        await write_durably(self.table)
         if touched:
             self.counters_changed = True
 
-    def expire(self) -> int:
-        """Forget finished contacts beyond the allowed lateness (and their table rows)."""
+    def _expire(self) -> int:
+        """Archive finished contacts beyond the allowed lateness (their records replaced by
+        their contributions) and delete archived ones older than any view."""
         count = 0
         for partition, live in self.states.items():
-            for tenant, contact_id in live.expire():
-                self.contacts.delete(partition, contact_key(tenant, contact_id))
-                count += 1
+            archived, forgotten = live.expire()
+            for (tenant, contact_id), record in archived:
+                self.table.put(partition, contact_key(tenant, contact_id), orjson.dumps(record))
+            for tenant, contact_id in forgotten:
+                self.table.delete(partition, contact_key(tenant, contact_id))
+            count += len(archived)
         return count
 
 

@@ -131,11 +131,19 @@ class Calendar:
         """[start, end) in ms of a center day (23 or 25 hours on DST days)."""
         bounds = self._bounds.get(day)
         if bounds is None:
-            d = date.fromordinal(day)
-            start = datetime.combine(d, self.day_start, self.zone)
-            end = datetime.combine(d + timedelta(days=1), self.day_start, self.zone)
-            bounds = self._bounds[day] = (to_ms(start), to_ms(end))
+            bounds = self._bounds[day] = (self._day_start_ms(day), self._day_start_ms(day + 1))
         return bounds
+
+    def _day_start_ms(self, day: int) -> int:
+        """The first instant of the day. A day start that the clocks skip (a DST gap) is
+        met at the first local time after it, which is where :meth:`day_of` changes day."""
+        local = datetime.combine(date.fromordinal(day), self.day_start)
+        early = to_ms(local.replace(tzinfo=self.zone, fold=1))
+        late = to_ms(local.replace(tzinfo=self.zone, fold=0))
+        start = min(early, late)
+        while start < max(early, late) and self.day_of(start) < day:
+            start += INTERVAL_MS
+        return start
 
     def iso(self, ms: int) -> str:
         return datetime.fromtimestamp(ms / 1000, self.zone).isoformat()

@@ -47,6 +47,7 @@ from stream.metrics.facts import AgentFacts, ContactFacts, Leg
 
 BUSY_STATES = frozenset({"on_contact", "acw"})
 DAY_MS = 86_400_000
+RETAIN_MS = 2 * DAY_MS  # how far beyond the lateness sums are kept (views show today)
 
 Vector = tuple[int, ...]
 
@@ -64,6 +65,30 @@ class Contribution:
 
 
 EMPTY = Contribution((), (), (), ())
+
+
+def archive_record(contribution: Contribution, last_ts: int) -> list[object]:
+    """What stays of an archived contact: its contribution (JSON-ready, tagged). A leg
+    still in progress when it is archived no longer holds its interval open."""
+    legs = [[queue, queued, [0 if i == IN_PROGRESS else x for i, x in enumerate(vector)]]
+            for queue, queued, vector in contribution.legs]
+    return ["archived", last_ts, legs,
+            [list(span) for span in contribution.spans],
+            [list(wrap) for wrap in contribution.wraps]]
+
+
+def is_archive_record(value: object) -> bool:
+    return isinstance(value, list) and bool(value) and value[0] == "archived"
+
+
+def from_archive_record(record: list[object]) -> tuple[Contribution, int]:
+    _, last_ts, legs, spans, wraps = record
+    return Contribution(
+        tuple((str(q), int(t), tuple(v)) for q, t, v in legs),  # type: ignore[attr-defined]
+        tuple((str(q), int(t), int(o)) for q, t, o in spans),  # type: ignore[attr-defined]
+        tuple((str(a), int(d)) for a, d in wraps),  # type: ignore[attr-defined]
+        (),
+    ), int(last_ts)  # type: ignore[call-overload]
 
 
 def _touches(facts: ContactFacts, closed: int) -> bool:
@@ -160,6 +185,8 @@ class PartitionState:
         self.dirty_agents: set[tuple[str, str]] = set()
         self.dirty_tenants: set[str] = set()
         self.dirty_intervals: set[tuple[str, str, int]] = set()
+        # (tenant, contact id) -> last event time, of contacts archived (sums only)
+        self.archived: dict[tuple[str, str], int] = {}
 
     # ----------------------------------------------------------------- apply
     def effective_clock(self, tenant: str) -> int | None:
@@ -367,27 +394,40 @@ class PartitionState:
         self.dirty_tenants.add(tenant)
 
     # ----------------------------------------------------------------- expiry
-    def expire(self) -> list[tuple[str, str]]:
-        """Forget what no event within the allowed lateness can change any more: complete
-        contacts last touched before the lateness horizon (and any contact untouched for a
-        day beyond it), old periods and old agent marks. Sums already made stay. Returns the
-        keys of the contacts forgotten."""
-        gone: list[tuple[str, str]] = []
+    def expire(self) -> tuple[list[tuple[tuple[str, str], list[object]]], list[tuple[str, str]]]:
+        """Forget what no event within the allowed lateness can change any more.
+
+        A complete contact last touched before the lateness horizon (or any contact untouched
+        for a day beyond it) is *archived*: its facts are dropped and only its contribution
+        is kept, in the changelog, so a restore adds back exactly the sums it made. Archived
+        contributions, old periods and old agent marks go once they are older than anything
+        a view shows. Returns ``(archived, forgotten)``: the keys with the archive record to
+        store in place of their facts, and the keys whose record can be deleted."""
+        archived: list[tuple[tuple[str, str], list[object]]] = []
         for key, facts in self.contacts.items():
             horizon = self.clock.get(key[0], 0) - self.lateness_ms
             if facts.last_ts < horizon - DAY_MS or (facts.complete and facts.last_ts < horizon):
-                gone.append(key)
-        for key in gone:
+                archived.append((key, []))
+        for i, (key, _) in enumerate(archived):
             facts = self.contacts.pop(key)
             contribution = self._contribution(facts)
             self._set_waiting(key[0], key[1], contribution.waiting, [])
-            # A contact forgotten while still in progress no longer holds its interval open.
+            # A contact archived while still in progress no longer holds its interval open.
             for queue, queued, vector in contribution.legs:
                 if vector[IN_PROGRESS]:
                     counters = self.intervals.get((key[0], queue), {}).get(interval_start(queued))
                     if counters is not None:
                         counters[IN_PROGRESS] -= 1
                         self.dirty_intervals.add((key[0], queue, interval_start(queued)))
+            record = archive_record(contribution, facts.last_ts)
+            archived[i] = (key, record)
+            self.archived[key] = facts.last_ts
+        forgotten: list[tuple[str, str]] = []
+        for key, last_ts in self.archived.items():
+            if last_ts < self.clock.get(key[0], 0) - self.lateness_ms - RETAIN_MS:
+                forgotten.append(key)
+        for key in forgotten:
+            del self.archived[key]
         for (tenant, agent_id), agent in self.agents.items():
             cutoff = self.clock.get(tenant, 0) - self.lateness_ms - DAY_MS
             keep = 0
@@ -396,8 +436,14 @@ class PartitionState:
             if keep:
                 del agent.timeline[:keep]
                 self.dirty_agents.add((tenant, agent_id))
+        self.prune()
+        return archived, forgotten
+
+    def prune(self) -> None:
+        """Drop periods older than anything a view shows (kept: ``RETAIN_MS`` beyond the
+        lateness; the rolling minutes just beyond it)."""
         for tenant, now in self.clock.items():
-            oldest = now - 2 * DAY_MS - self.lateness_ms
+            oldest = now - RETAIN_MS - self.lateness_ms
             recent = now - self.lateness_ms - (self.rolling_minutes + 1) * MINUTE_MS
             oldest_day = self.calendar.day_of(max(0, oldest))
             for table, keep_from in ((self.intervals, oldest), (self.minutes, recent)):
@@ -418,7 +464,27 @@ class PartitionState:
                     if t == tenant:
                         for day in [d for d in per_day if d < oldest_day]:
                             del per_day[day]
-        return gone
+
+    def load_archived(self, tenant: str, contact_id: str, record: list[object]) -> None:
+        """Put back an archived contact's sums (restore from the changelog)."""
+        contribution, last_ts = from_archive_record(record)
+        self.archived[(tenant, contact_id)] = last_ts
+        self._add(tenant, contribution, 1)
+        for queue, queued, _ in contribution.legs:
+            self._settle(tenant, queue, queued, last_ts)
+        self.dirty_tenants.add(tenant)
+
+    # ---------------------------------------------------------------- clocks
+    def clocks(self) -> list[object]:
+        """The stream time, as stored with a partition's progress."""
+        return [self.any_clock, self.clock]
+
+    def set_clocks(self, stored: list[object]) -> None:
+        """Set the stream time back to a stored one (the facts of a batch that was written
+        only in part may be ahead of it)."""
+        any_clock, clock = stored
+        self.any_clock = any_clock if isinstance(any_clock, int) else None
+        self.clock = {str(t): int(v) for t, v in clock.items()} if isinstance(clock, dict) else {}
 
     # ------------------------------------------------------------------ views
     def tenants(self) -> list[str]:

@@ -6,12 +6,19 @@ its partition explicitly instead: the partition of the event it came from, so a 
 changelog partition always matches the source partition and recovery after a rebalance or a
 crash brings back exactly the keys of the partitions this worker owns.
 
+Writes are not left to Faust's producer buffer (``send_changelog``): its flush before an
+offset commit gives up after 0.1 s without a message sent, so a commit can overtake the
+table writes of the events it commits, and a crash then loses them. Instead the writes of a
+batch are collected and :meth:`PartitionedTable.send` hands them to the producer; the
+caller awaits their acknowledgements before the batch's offsets are acknowledged.
+
 Values are bytes (orjson) written once per key per batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Awaitable, Iterator
 from typing import Any
 
 
@@ -21,16 +28,32 @@ class PartitionedTable:
     def __init__(self, table: Any) -> None:
         self.table = table
         self._written_partition: dict[bytes, int] = {}
+        self._unsent: list[tuple[int, bytes, bytes | None]] = []
 
     def put(self, partition: int, key: bytes, value: bytes) -> None:
         self.table.data[key] = value
         self._written_partition[key] = partition
-        self.table.send_changelog(partition, key, value)
+        self._unsent.append((partition, key, value))
 
     def delete(self, partition: int, key: bytes) -> None:
         self.table.data.pop(key, None)
         self._written_partition.pop(key, None)
-        self.table.send_changelog(partition, key, None)
+        self._unsent.append((partition, key, None))
+
+    def pending_partitions(self) -> set[int]:
+        """The partitions with writes not yet handed to the producer."""
+        return {partition for partition, _, _ in self._unsent}
+
+    async def send(self) -> list[Awaitable[Any]]:
+        """Hand the writes made since the last call to the producer; returns the futures
+        that resolve when the broker has them."""
+        if not self._unsent:
+            return []
+        unsent, self._unsent = self._unsent, []
+        producer = self.table.app.producer
+        topic = self.table.changelog_topic.get_topic_name()
+        return [await producer.send(topic, key, value, partition, None, None)
+                for partition, key, value in unsent]
 
     def partition_of(self, key: bytes) -> int | None:
         partition = self._written_partition.get(key)
@@ -55,3 +78,14 @@ class PartitionedTable:
             if partition is None or partition not in partitions:
                 self.table.data.pop(key, None)
                 self._written_partition.pop(key, None)
+
+
+async def write_durably(*tables: PartitionedTable,
+                        also: list[Awaitable[Any]] | None = None) -> None:
+    """Send the tables' pending writes and wait until the broker acknowledged all of them
+    (and the futures in ``also``)."""
+    futures = list(also or ())
+    for table in tables:
+        futures.extend(await table.send())
+    if futures:
+        await asyncio.gather(*futures)

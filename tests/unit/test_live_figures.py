@@ -7,6 +7,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import orjson
 import pytest
 
 from stream.events import EVENT_ADAPTER, Event
@@ -223,17 +224,52 @@ def test_facts_survive_a_dump_and_load_round_trip() -> None:
     assert restored.snapshot("default") == live.snapshot("default")
 
 
-def test_expiry_forgets_finished_contacts_but_keeps_figures() -> None:
+def test_expiry_archives_finished_contacts_but_keeps_figures() -> None:
     live = state(lateness=600)
     live.apply_all(day_events())
     live.apply(ev("contact.answered", 1001, contact_id="c5", queue="billing", agent_id="a2"))
     before = billing(live)
     live.apply(ev("agent.state", 3000, agent_id="a9", state="available"))
-    gone = live.expire()
-    assert ("default", "c1") in gone and ("default", "c5") not in gone  # c5 not wrapped
+    archived, forgotten = live.expire()
+    keys = {key for key, _ in archived}
+    assert ("default", "c1") in keys and ("default", "c5") not in keys  # c5 not wrapped
+    assert ("default", "c1") not in live.contacts and not forgotten
     after = billing(live)
     assert {k: after[k] for k in ("offered", "answered", "handled")} == {
         k: before[k] for k in ("offered", "answered", "handled")}
+
+
+def test_a_restore_from_facts_and_archive_records_gives_the_same_figures() -> None:
+    live = state(lateness=600)
+    live.apply_all(day_events())
+    live.apply(ev("contact.answered", 1001, contact_id="c5", queue="billing", agent_id="a2"))
+    live.apply(ev("agent.state", 3000, agent_id="a9", state="available"))
+    archived, _ = live.expire()
+    assert archived
+    restored = state(lateness=600)
+    for (tenant, cid), record in archived:
+        restored.load_archived(tenant, cid, orjson.loads(orjson.dumps(record)))
+    for (tenant, cid), facts in live.contacts.items():
+        restored.load_contact(tenant, cid, ContactFacts.load(orjson.loads(
+            orjson.dumps(facts.dump()))))
+    for (tenant, aid), agent in live.agents.items():
+        restored.load_agent(tenant, aid, AgentFacts.load(agent.dump()))
+    restored.set_clocks(orjson.loads(orjson.dumps(live.clocks())))
+    assert restored.view("default").to_json() == live.view("default").to_json()
+    assert restored.snapshot("default") == live.snapshot("default")
+
+
+def test_restored_stream_time_comes_from_the_progress_record_not_the_facts() -> None:
+    live = state()
+    live.apply_all(day_events())
+    stored = orjson.loads(orjson.dumps(live.clocks()))
+    live.apply(ev("contact.queued", 5000, contact_id="c77", queue="billing", channel="voice"))
+    restored = state()
+    for (tenant, cid), facts in live.contacts.items():  # facts of a batch cut short
+        restored.load_contact(tenant, cid, ContactFacts.load(facts.dump()))
+    restored.set_clocks(stored)
+    assert restored.effective_clock("default") == stored[1]["default"]
+    assert restored.effective_clock("default") < live.effective_clock("default")  # type: ignore[operator]
 
 
 @pytest.mark.parametrize("section", ["queues", "agents"])
@@ -247,3 +283,23 @@ def test_diff_holds_only_changed_entries(section: str) -> None:
         assert set(update["queues"]) == {"billing", "sales"}  # type: ignore[arg-type]
     else:
         assert update["agents"] == {}
+
+
+@pytest.mark.parametrize(("zone", "day_start", "date_", "first", "hours"), [
+    ("Europe/Berlin", "02:30", "2026-03-29", "2026-03-29T03:00:00+02:00", 23.5),  # skipped
+    ("Europe/Berlin", "02:30", "2026-10-25", "2026-10-25T02:30:00+02:00", 25.0),  # repeated
+    ("America/Sao_Paulo", "00:00", "2018-11-04", "2018-11-04T01:00:00-02:00", 23.0),
+])
+def test_a_day_start_skipped_by_dst_begins_at_the_first_local_time_after_it(
+        zone: str, day_start: str, date_: str, first: str, hours: float) -> None:
+    from datetime import date, time
+
+    from stream.metrics.definitions import INTERVAL_MS
+
+    center = Calendar(ZoneInfo(zone), time.fromisoformat(day_start))
+    day = date.fromisoformat(date_).toordinal()
+    start, end = center.day_bounds(day)
+    assert center.iso(start) == first
+    assert (end - start) / 3_600_000 == hours
+    assert center.day_of(start) == day and center.day_of(start - INTERVAL_MS) == day - 1
+    assert center.day_of(end - INTERVAL_MS) == day and center.day_of(end) == day + 1
