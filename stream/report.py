@@ -1,8 +1,13 @@
 """The batch path: the same figures from recorded events, without Kafka or Redis.
 
-``floorpulse report FILE`` uses :func:`report_rows`. :func:`stream_rows` runs the streaming
-model in process (one partition state per list of events, applied in that order, then
-merged), which the property tests compare with the batch path and an independent reference.
+``floorpulse report FILE`` uses :func:`report_rows`: the events are split over the
+settings' partitions by key, as ``floorpulse replay`` sends them, and each partition applies
+its events in file order. So an event is judged late against the stream time of its own
+partition, as in the live pipeline, and the report equals the live intervals for the same
+file and partition count, refusals included (an event half a day late on one partition may
+be in time on another). :func:`stream_rows` runs the streaming model in process for a given
+arrival order per partition, which the property tests compare with the batch path and an
+independent reference.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
-from stream.events import Event, decode_message
+from stream.events import Event, decode_message, event_key
+from stream.kafka import partition_for
 from stream.metrics.definitions import SL_VARIANTS, Calendar, QueueRule
 from stream.metrics.merge import interval_rows, snapshot
 from stream.metrics.partition import PartitionState, PartitionView
@@ -53,6 +59,15 @@ def _states(arrivals: Sequence[Iterable[Event]], settings: Settings) -> list[Par
     return states
 
 
+def _partitioned_states(events: Iterable[Event], settings: Settings) -> list[PartitionState]:
+    cal = calendar(settings)
+    count = settings.topic_partitions
+    states = [new_partition_state(settings, cal) for _ in range(count)]
+    for event in events:
+        states[partition_for(event_key(event), count)].apply(event)
+    return states
+
+
 def _views(states: Sequence[PartitionState], tenant: str) -> list[PartitionView]:
     return [s.view(tenant) for s in states if tenant in s.clock]
 
@@ -67,8 +82,8 @@ def _rows(states: Sequence[PartitionState], settings: Settings) -> list[dict[str
 
 
 def report_rows(events: Iterable[Event], settings: Settings) -> list[dict[str, object]]:
-    """Interval rows of a recorded stream: one partition, events in the given order."""
-    return _rows(_states([events], settings), settings)
+    """Interval rows of a recorded stream, partitioned as the live pipeline is."""
+    return _rows(_partitioned_states(events, settings), settings)
 
 
 def stream_rows(arrivals: Sequence[Sequence[Event]], settings: Settings,
@@ -86,7 +101,7 @@ def _snapshot(states: Sequence[PartitionState], settings: Settings,
 
 def report_snapshot(events: Iterable[Event], settings: Settings,
                     tenant: str = "default") -> dict[str, object]:
-    return _snapshot(_states([events], settings), settings, tenant)
+    return _snapshot(_partitioned_states(events, settings), settings, tenant)
 
 
 def stream_snapshot(arrivals: Sequence[Sequence[Event]], settings: Settings,
