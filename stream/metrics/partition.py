@@ -162,6 +162,9 @@ class PartitionState:
         self.lateness_ms = int(allowed_lateness_s * 1000)
         self.rolling_minutes = rolling_minutes
         self.contacts: dict[tuple[str, str], ContactFacts] = {}
+        # each contact's contribution to the sums now (a function of its facts, kept so an
+        # event computes only the new one)
+        self.contributions: dict[tuple[str, str], Contribution] = {}
         self.agents: dict[tuple[str, str], AgentFacts] = {}
         self.clock: dict[str, int] = {}  # tenant -> latest event time on this partition
         self.any_clock: int | None = None  # latest event time of any tenant
@@ -222,19 +225,21 @@ class PartitionState:
         facts = self.contacts.get(ckey)
         if facts is None:
             facts = self.contacts[ckey] = ContactFacts()
+            before = EMPTY
+        else:
+            before = self.contributions.get(ckey, EMPTY)
         closed = self.closed_until.get(tenant, 0)
         kept = facts.dump() if closed and _touches(facts, closed) else None
-        before = self._contribution(facts)
         facts.apply(event, ts)
         after = self._contribution(facts)
         if kept is not None and _changes_closed(before, after, closed):
             self.contacts[ckey] = ContactFacts.load(kept)
             return CLOSED
+        self.contributions[ckey] = after
         self._tick(tenant, ts)
         self.dirty_tenants.add(tenant)
         if after != before:
-            self._add(tenant, before, -1)
-            self._add(tenant, after, 1)
+            self._change(tenant, before, after)
         if after.waiting != before.waiting:
             self._set_waiting(tenant, event.contact_id, before.waiting, after.waiting)
         for queue, queued, _ in after.legs:
@@ -321,8 +326,30 @@ class PartitionState:
             return EMPTY
         return Contribution(tuple(legs), tuple(spans), wraps, tuple(waiting))
 
+    def _change(self, tenant: str, before: Contribution, after: Contribution) -> None:
+        """Replace ``before`` by ``after`` in the sums, touching only the legs and spans that
+        differ (most events change one leg, or none of its counters)."""
+        old_legs, new_legs = before.legs, after.legs
+        if old_legs != new_legs:
+            self._add_legs(tenant, [leg for leg in old_legs if leg not in new_legs], -1)
+            self._add_legs(tenant, [leg for leg in new_legs if leg not in old_legs], 1)
+        old_spans, new_spans = before.spans, after.spans
+        if old_spans != new_spans:
+            self._add_spans(tenant, [span for span in old_spans if span not in new_spans], -1)
+            self._add_spans(tenant, [span for span in new_spans if span not in old_spans], 1)
+        if before.wraps != after.wraps:
+            self._add_wraps(tenant, before.wraps, -1)
+            self._add_wraps(tenant, after.wraps, 1)
+
     def _add(self, tenant: str, contribution: Contribution, sign: int) -> None:
-        for queue, queued, vector in contribution.legs:
+        self._add_legs(tenant, contribution.legs, sign)
+        self._add_spans(tenant, contribution.spans, sign)
+        self._add_wraps(tenant, contribution.wraps, sign)
+
+    def _add_legs(self, tenant: str, legs: Iterable[tuple[str, int, Vector]],
+                  sign: int) -> None:
+        for queue, queued, vector in legs:
+            changes = [(i, sign * value) for i, value in enumerate(vector) if value]
             qkey = (tenant, queue)
             start = interval_start(queued)
             for table, period in ((self.intervals, start), (self.minutes, minute_start(queued))):
@@ -333,11 +360,12 @@ class PartitionState:
                 counters = by_period.get(period)
                 if counters is None:
                     counters = by_period[period] = [0] * N_COUNTERS
-                for i, value in enumerate(vector):
-                    if value:
-                        counters[i] += sign * value
+                for i, change in changes:
+                    counters[i] += change
             self.dirty_intervals.add((tenant, queue, start))
-        for queue, queued, outcome in contribution.spans:
+
+    def _add_spans(self, tenant: str, spans: Iterable[tuple[str, int, int]], sign: int) -> None:
+        for queue, queued, outcome in spans:
             qkey = (tenant, queue)
             samples = self.samples.get(qkey)
             if samples is None:
@@ -351,7 +379,9 @@ class PartitionState:
                     del samples[instant]
                 self.dirty_intervals.add((tenant, queue, interval_start(instant)))
                 instant += SAMPLE_MS
-        for agent, day in contribution.wraps:
+
+    def _add_wraps(self, tenant: str, wraps: Iterable[tuple[str, int]], sign: int) -> None:
+        for agent, day in wraps:
             per_day = self.handled.setdefault((tenant, agent), {})
             per_day[day] = per_day.get(day, 0) + sign
 
@@ -371,11 +401,11 @@ class PartitionState:
         key = (tenant, contact_id)
         old = self.contacts.get(key)
         if old is not None:
-            before = self._contribution(old)
+            before = self.contributions.get(key, EMPTY)
             self._add(tenant, before, -1)
             self._set_waiting(tenant, contact_id, before.waiting, [])
         self.contacts[key] = facts
-        after = self._contribution(facts)
+        after = self.contributions[key] = self._contribution(facts)
         self._add(tenant, after, 1)
         self._set_waiting(tenant, contact_id, [], after.waiting)
         for queue, queued, _ in after.legs:
@@ -410,7 +440,7 @@ class PartitionState:
                 archived.append((key, []))
         for i, (key, _) in enumerate(archived):
             facts = self.contacts.pop(key)
-            contribution = self._contribution(facts)
+            contribution = self.contributions.pop(key, EMPTY)
             self._set_waiting(key[0], key[1], contribution.waiting, [])
             # A contact archived while still in progress no longer holds its interval open.
             for queue, queued, vector in contribution.legs:
