@@ -1,12 +1,15 @@
-"""floorpulse benchmarks: ``python -m bench [--events N] [--runs R]`` (or ``make bench``).
+"""floorpulse benchmarks: ``python -m bench [--events N] [--runs R] [--only PARTS]``
+(or ``make bench``). Prints a table and writes ``bench/results.json``.
 
-Prints a table and writes ``bench/results.json``. Figures are medians of R runs.
+Parts (issue 4; every figure a median of R runs measured side by side in one run):
 
-- engine: the pure live-figure engine (decode + apply), in process, events/s;
-- worker: N simulated events pre-filled in the input topic (500 events per Kafka message,
-  as the producers batch them), a fresh worker from offset 0 on the embedded broker;
-  events/s from the worker's first published figure until every event is reflected in the
-  live state published to Redis, and the same including start-up (group join, recovery).
+- ``engine``: the pure figure engine (decode + apply), in process, events/s;
+- ``throughput``: N events pre-filled once batched (500 a message) and once one per
+  message; floorpulse's worker on both, the naive Faust app (Record per event, one table
+  write per event) and a raw aiokafka consumer on the same topics (bench/throughput.py);
+- ``memory``: worker RSS over a simulated week of a 1,000-agent center (bench/memory.py);
+- ``replay``: ``floorpulse replay FILE --speed max --wait`` of 1M events, seconds;
+- ``latency`` and ``fanout``: bench/latency.py and bench/fanout.py, when present.
 """
 
 from __future__ import annotations
@@ -15,26 +18,23 @@ import argparse
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
-import redis
 
+from bench import memory, throughput
 from producers.simulator import default_config, simulate
-from stream.embedded import start_kafka, start_redis
 from stream.events import decode_message
-from stream.kafka import EventSender, ensure_topics
-from stream.progress import progress_totals
 from stream.report import new_partition_state
 from stream.settings import Settings
 
 HERE = Path(__file__).parent
+PARTS = ("engine", "throughput", "memory", "replay")
 
 
 def simulated_events(count: int) -> list[dict[str, object]]:
@@ -59,81 +59,114 @@ def bench_engine(events: list[dict[str, object]]) -> float:
     return len(events) / (time.perf_counter() - started)
 
 
-def bench_worker(events: list[dict[str, object]], run: int) -> dict[str, float]:
+def bench_throughput(events: list[dict[str, object]], run: int,
+                     naive_events: int) -> dict[str, float]:
+    """One run of every reader, side by side, on fresh topics."""
     with tempfile.TemporaryDirectory() as tmp:
-        kafka = start_kafka(workdir=Path(tmp))
-        store = start_redis(workdir=Path(tmp))
+        workdir = Path(tmp)
+        servers = throughput.start_servers(workdir)
         try:
-            settings = Settings(
-                kafka_bootstrap=f"{kafka.host}:{kafka.port}",
-                redis_url=f"redis://{store.host}:{store.port}/0",
-                data_dir=str(Path(tmp) / "data"), app_id=f"bench-{run}",
-            )
-            ensure_topics(settings)
-            sender = EventSender(settings)
-            sender.send_all(events)
-            sender.close()
-            client = redis.Redis.from_url(settings.redis_url or "")
-            started = time.monotonic()
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "stream.cli", "worker"],
-                env={**os.environ, **settings.to_env()},
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )
-            first: float | None = None
-            try:
-                while True:
-                    fields = client.hgetall(settings.progress_key).values()
-                    processed = progress_totals(fields)["processed"]
-                    if processed and first is None:
-                        first = time.monotonic()
-                        first_count = processed
-                    if processed >= len(events):
-                        break
-                    if time.monotonic() - started > 600:
-                        raise TimeoutError("worker did not finish within 600 s")
-                    time.sleep(0.02)
-                done = time.monotonic()
-            finally:
-                worker.terminate()
-                worker.wait(30)
-                client.close()
-            assert first is not None
-            steady = (len(events) - first_count) / max(1e-9, done - first)
-            return {"worker_events_per_s": steady,
-                    "worker_events_per_s_with_startup": len(events) / (done - started),
-                    "worker_startup_s": first - started}
+            out: dict[str, float] = {}
+            batched = servers.settings(f"b{run}", workdir)
+            single = servers.settings(f"s{run}", workdir)
+            naive = servers.settings(f"n{run}", workdir)
+            throughput.fill(batched, events, per_message=500)
+            throughput.fill(single, events, per_message=1)
+            throughput.fill(naive, events[:naive_events], per_message=1)
+            for name, settings, runner, total in (
+                ("raw_batched", batched, throughput.raw_consumer, len(events)),
+                ("raw_single", single, throughput.raw_consumer, len(events)),
+                ("floorpulse_batched", batched, throughput.floorpulse_worker, len(events)),
+                ("floorpulse_single", single, throughput.floorpulse_worker, len(events)),
+                ("naive_single", naive, throughput.naive_worker, naive_events),
+            ):
+                for key, value in runner(settings, total).items():
+                    out[f"{name}_{key}"] = value
+            return out
         finally:
-            store.stop()
-            kafka.stop()
+            servers.stop()
+
+
+def with_servers(job: Callable[[throughput.Servers, Path], dict[str, Any]]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        servers = throughput.start_servers(Path(tmp))
+        try:
+            return job(servers, Path(tmp))
+        finally:
+            servers.stop()
+
+
+def medians(runs: list[dict[str, float]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in runs[0]:
+        values = [r[key] for r in runs]
+        out[key] = statistics.median(values)
+        out[key + "_range"] = [min(values), max(values)]
+    return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--naive-events", type=int, default=20_000,
+                        help="events for the naive Faust app (it reads ~2-3k events/s)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", default=",".join(PARTS),
+                        help=f"comma-separated parts of: {', '.join(PARTS)}, latency, fanout")
     args = parser.parse_args()
-    events = simulated_events(args.events)
-    engine = [bench_engine(events) for _ in range(args.runs)]
-    workers = [bench_worker(events, run) for run in range(args.runs)]
+    parts = set(args.only.split(","))
     results: dict[str, Any] = {
-        "events": len(events),
-        "runs": args.runs,
+        "events": args.events, "runs": args.runs,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "engine_events_per_s": statistics.median(engine),
     }
-    for key in workers[0]:
-        results[key] = statistics.median(w[key] for w in workers)
-        results[key + "_range"] = [min(w[key] for w in workers), max(w[key] for w in workers)]
-    print(f"{'benchmark':<42}{'median':>14}{'min - max':>24}")
-    print(f"{'engine (decode + apply), events/s':<42}{results['engine_events_per_s']:>14,.0f}"
-          f"{min(engine):>12,.0f} - {max(engine):,.0f}")
-    labels = {"worker_events_per_s": "worker, steady, events/s",
-              "worker_events_per_s_with_startup": "worker incl. start-up, events/s",
-              "worker_startup_s": "worker start to first figure, s"}
-    for key, label in labels.items():
-        low, high = results[key + "_range"]
-        print(f"{label:<42}{results[key]:>14,.1f}{low:>12,.1f} - {high:,.1f}")
+    rows: list[tuple[str, str]] = []
+    events = simulated_events(args.events) if parts & {"engine", "throughput"} else []
+    if "engine" in parts:
+        engine = [bench_engine(events) for _ in range(args.runs)]
+        results["engine_events_per_s"] = statistics.median(engine)
+        rows.append(("engine (decode + apply), events/s", f"{statistics.median(engine):,.0f}"))
+    if "throughput" in parts:
+        t = medians([bench_throughput(events, run, args.naive_events)
+                     for run in range(args.runs)])
+        results["throughput"] = t
+        fb = t["floorpulse_batched_events_per_s"]
+        rows += [
+            ("floorpulse worker, batched, events/s", f"{fb:,.0f}"),
+            ("  incl. start-up, events/s",
+             f"{t['floorpulse_batched_events_per_s_with_startup']:,.0f}"),
+            ("  start to first figure, s", f"{t['floorpulse_batched_startup_s']:.1f}"),
+            ("floorpulse worker, one event a message, events/s",
+             f"{t['floorpulse_single_events_per_s']:,.0f}"),
+            ("naive Faust app, one event a message, events/s",
+             f"{t['naive_single_events_per_s']:,.0f}"),
+            ("raw aiokafka consumer, batched, events/s", f"{t['raw_batched_events_per_s']:,.0f}"),
+            ("raw aiokafka consumer, one a message, events/s",
+             f"{t['raw_single_events_per_s']:,.0f}"),
+            ("floorpulse batched / naive", f"{fb / t['naive_single_events_per_s']:.1f}x"),
+            ("floorpulse batched / raw batched", f"{fb / t['raw_batched_events_per_s']:.2f}"),
+        ]
+    if "memory" in parts:
+        m = results["memory"] = with_servers(memory.week)
+        rows += [
+            (f"worker RSS, week of {m['agents']} agents ({m['events']:,} events), MB",
+             f"{m['rss_mb_first_day']:.0f} -> {m['rss_mb_max_after']:.0f}"),
+            ("  growth after the first day", f"{m['rss_growth_after_first_day']:+.1%}"),
+        ]
+    if "replay" in parts:
+        r = results["replay"] = medians([with_servers(memory.replay_file)
+                                         for _ in range(args.runs)])
+        rows.append((f"replay --speed max --wait of {r['events']:,.0f} events, s",
+                     f"{r['seconds']:.1f}"))
+    for name in ("latency", "fanout"):
+        if name in parts:
+            module = __import__(f"bench.{name}", fromlist=["run"])
+            results[name] = module.run()
+            rows += [(f"{name}: {k}", f"{v}") for k, v in results[name].items()
+                     if not isinstance(v, (dict, list))]
+    width = max(len(label) for label, _ in rows) + 2
+    for label, value in rows:
+        print(f"{label:<{width}}{value:>18}")
     (HERE / "results.json").write_text(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode())
 
 

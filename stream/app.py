@@ -143,7 +143,6 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
         nonlocal ticks
         ticks += 1
         if ticks % max(1, int(60 / settings.publish_interval_s)) == 0:
-            processor.expire_due = True  # done by the next batch, with its writes
             await publisher.drop_old_intervals(
                 {t for state in processor.states.values() for t in state.tenants()})
         async with processor.lock:  # publish only what the broker has acknowledged

@@ -66,6 +66,7 @@ class Progress:
 
 
 PROGRESS = "progress"
+EXPIRE_EVERY_MS = 15 * 60_000  # stream time between two expiries of a partition
 
 
 def progress_key(partition: int) -> bytes:
@@ -107,7 +108,7 @@ class EventProcessor:
         self.progress: dict[int, Progress] = {}
         self.markers: dict[str, set[int]] = {}
         self.counters_changed = False
-        self.expire_due = False
+        self.expired_at: dict[int, int] = {}  # partition -> stream time of its last expiry
         self.lock = asyncio.Lock()  # batches and publishing take turns
 
     # ----------------------------------------------------------- rebalance
@@ -173,9 +174,7 @@ class EventProcessor:
         """``messages``: Faust events (``.message`` with topic, partition, offset, value).
         Returns once everything the batch changed is acknowledged by the broker."""
         async with self.lock:
-            if self.expire_due:
-                self.expire_due = False
-                self._expire()
+            self._expire(due_only=True)
             touched: set[int] = set()
             sent: list[Awaitable[Any]] = []
             rewound: set[int] = set()
@@ -253,11 +252,18 @@ class EventProcessor:
         if touched:
             self.counters_changed = True
 
-    def _expire(self) -> int:
+    def _expire(self, due_only: bool = False) -> int:
         """Archive finished contacts beyond the allowed lateness (their records replaced by
-        their contributions) and delete archived ones older than any view."""
+        their contributions) and delete archived ones older than any view. Driven by stream
+        time: ``due_only`` expires a partition only once its stream time has moved on by
+        ``EXPIRE_EVERY_MS`` since it last did (so a fast replay of a week stays as small as
+        a live day)."""
         count = 0
         for partition, live in self.states.items():
+            now = live.any_clock or 0
+            if due_only and now - self.expired_at.get(partition, 0) < EXPIRE_EVERY_MS:
+                continue
+            self.expired_at[partition] = now
             archived, forgotten = live.expire()
             for (tenant, contact_id), record in archived:
                 self.table.put(partition, contact_key(tenant, contact_id), orjson.dumps(record))

@@ -1,0 +1,116 @@
+"""Worker memory over a simulated week at full speed (issue 4, 5), and replay time (6).
+
+``week``: a 1,000-agent center, seven days, pre-filled in the input topic (batched as the
+producers send); a fresh worker reads it from offset 0 while its RSS is sampled with the
+processed counter. The figure: RSS at the end of the first simulated day, the largest RSS
+after it, and the growth in per cent.
+
+``replay``: ``floorpulse replay FILE --speed max --wait`` of a recorded file into a running
+worker; seconds from start until the worker has confirmed every event.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import psutil
+import redis
+
+from bench.throughput import Servers
+from producers.replay import wait_for_marker
+from producers.simulator import default_config, simulate
+from stream.kafka import EventSender
+from stream.progress import progress_totals
+
+WEEK_START = datetime(2026, 11, 23, 8, tzinfo=UTC)
+
+
+def center_days(days: int, agents: int) -> Iterator[list[dict[str, object]]]:
+    """Each simulated day's events (08:00-20:00 centre), one list a day."""
+    for day in range(days):
+        start = WEEK_START + timedelta(days=day)
+        yield list(simulate(default_config(hours=12, seed=500 + day, agents=agents,
+                                           start=start)))
+
+
+def week(servers: Servers, workdir: Path, days: int = 7, agents: int = 1000) -> dict[str, object]:
+    settings = servers.settings("week", workdir)
+    sender = EventSender(settings)
+    day_ends: list[int] = []
+    total = 0
+    for events in center_days(days, agents):
+        sender.send_all(events)
+        total += len(events)
+        day_ends.append(total)
+    sender.flush()
+    sender.close()
+    client = redis.Redis.from_url(settings.redis_url or "")
+    proc = subprocess.Popen([sys.executable, "-m", "stream.cli", "worker"],
+                            env={**os.environ, **settings.to_env()},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    samples: list[tuple[int, float]] = []  # (processed, RSS in MB)
+    started = time.monotonic()
+    try:
+        ps = psutil.Process(proc.pid)
+        while True:
+            done = progress_totals(client.hgetall(settings.progress_key).values())["processed"]
+            samples.append((done, ps.memory_info().rss / 2**20))
+            if done >= total:
+                break
+            if time.monotonic() - started > 1800:
+                raise TimeoutError("the worker did not finish the week within 30 min")
+            time.sleep(0.25)
+        seconds = time.monotonic() - started
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        client.close()
+    first_day = max((rss for done, rss in samples if done <= day_ends[0]), default=0.0)
+    later = max((rss for done, rss in samples if done > day_ends[0]), default=first_day)
+    return {
+        "events": total, "days": days, "agents": agents, "seconds": seconds,
+        "rss_mb_first_day": first_day, "rss_mb_max_after": later,
+        "rss_growth_after_first_day": later / first_day - 1 if first_day else None,
+        "rss_mb_by_day": [max((rss for done, rss in samples if done <= end), default=0.0)
+                          for end in day_ends],
+    }
+
+
+def replay_file(servers: Servers, workdir: Path, events: int = 1_000_000) -> dict[str, object]:
+    settings = servers.settings("replay", workdir)
+    path = workdir / "replay.jsonl"
+    written = 0
+    with path.open("wb") as out:
+        for day in center_days(days=30, agents=1000):
+            for event in day:
+                out.write(orjson.dumps(event) + b"\n")
+                written += 1
+                if written >= events:
+                    break
+            if written >= events:
+                break
+    env = {**os.environ, **settings.to_env()}
+    worker = subprocess.Popen([sys.executable, "-m", "stream.cli", "worker"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        sender = EventSender(settings)  # the worker's start (group join) is not timed:
+        try:  # wait until it confirms a marker
+            wait_for_marker(settings, sender.send_markers(), sender.partitions, 120)
+        finally:
+            sender.close()
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-m", "stream.cli", "replay", str(path), "--speed",
+                        "max", "--wait"], env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        seconds = time.monotonic() - started
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    return {"events": written, "seconds": seconds, "events_per_s": written / seconds}
