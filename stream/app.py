@@ -171,7 +171,17 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
 def run_worker(settings: Settings, loglevel: str = "warning") -> None:
     """Run the worker until SIGINT/SIGTERM."""
     app, _ = create_app(settings)
+    level = getattr(logging, loglevel.upper(), logging.WARNING)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def reset_log_levels() -> None:
+        """`faust worker` leaves the root logger at DEBUG once it has started, and the Kafka
+        client then builds a debug record per request (docs/performance.md): reset it."""
+        logging.getLogger().setLevel(level)
+        for named in list(logging.Logger.manager.loggerDict.values()):
+            if isinstance(named, logging.Logger) and 0 < named.level < level:
+                named.setLevel(logging.NOTSET)
+
     worker = faust.Worker(app, loglevel=loglevel, quiet=True)
-    # `faust worker` leaves the root logger at DEBUG (docs/performance.md): reset it.
-    logging.getLogger().setLevel(getattr(logging, loglevel.upper(), logging.WARNING))
+    logging.getLogger().setLevel(level)
     worker.execute_from_commandline()

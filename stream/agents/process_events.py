@@ -66,7 +66,7 @@ class Progress:
 
 
 PROGRESS = "progress"
-EXPIRE_EVERY_MS = 15 * 60_000  # stream time between two expiries of a partition
+EXPIRE_EVERY_MS = 60 * 60_000  # stream time between two expiries of a partition
 
 
 def progress_key(partition: int) -> bytes:
