@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from stream.sentiment.config import SentimentSettings
+
 
 class QueueSettings(BaseModel):
     """Per-queue service-level definition and targets."""
@@ -60,6 +62,7 @@ class Settings(BaseSettings):
     day_start: str = Field(default="00:00", pattern=r"^([01][0-9]|2[0-3]):(00|15|30|45)$")
     rolling_minutes: int = Field(default=30, ge=1, le=24 * 60)
     interval_retention_days: int = Field(default=35, ge=1)
+    sentiment: SentimentSettings = SentimentSettings()  # docs/sentiment.md
 
     # Worker
     batch_max: int = Field(default=2000, ge=1)

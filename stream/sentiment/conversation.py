@@ -37,9 +37,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from stream.sentiment.config import SentimentSettings
 from stream.sentiment.scoring import (
     MAX_SCORED_CHARS,
-    SentimentSettings,
     escalation_phrases,
     is_negative,
     score,

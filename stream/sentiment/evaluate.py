@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from stream.sentiment.scoring import SentimentSettings, is_negative, score
+from stream.sentiment.config import SentimentSettings
+from stream.sentiment.scoring import is_negative, score
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CSV = REPO_ROOT.parent / "shared" / "data" / "sentiment_dev.csv"

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
@@ -30,65 +29,6 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 MAX_SCORED_CHARS = 2_000  # only the start of a very long message is read
 VADER_ALPHA = 15.0  # VADER's normalisation constant: compound = s / sqrt(s * s + alpha)
 _COMPOUND_LIMIT = 0.9999  # VADER rounds to 4 places; keep the inverse finite
-
-DEFAULT_ESCALATION_PHRASES: tuple[str, ...] = (
-    "supervisor",
-    "manager",
-    "escalate",
-    "cancel",
-    "cancel my account",
-    "close my account",
-    "cancel my subscription",
-    "complaint",
-    "formal complaint",
-    "lawyer",
-    "attorney",
-    "legal action",
-    "sue",
-    "ombudsman",
-    "regulator",
-    "chargeback",
-    "better business bureau",
-    "switch provider",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class SentimentSettings:
-    """Thresholds of the sentiment flags (to be folded into the service's Settings).
-
-    negative_threshold: a score at or below it is negative (chosen on the dev set, see
-        docs/sentiment.md); the rolling score of a contact is judged against it too.
-    window: K, the rolling score is the mean of the last K customer messages.
-    keep_first: N (at least K), customer messages kept from the start of a contact; the
-        trend compares the first K of them with the last K.
-    min_messages: fewest customer messages before a low rolling score is flagged.
-    sharp_drop: a trend (recent mean minus start mean) at or below ``-sharp_drop`` flags.
-    escalation_phrases: matched case-insensitively on whole words in the last K customer
-        messages ("cancel" matches "I will cancel", not "my flight was cancelled").
-    """
-
-    negative_threshold: float = -0.05
-    window: int = 5
-    keep_first: int = 5
-    min_messages: int = 2
-    sharp_drop: float = 0.5
-    escalation_phrases: tuple[str, ...] = DEFAULT_ESCALATION_PHRASES
-
-    def __post_init__(self) -> None:
-        if not -1.0 <= self.negative_threshold <= 1.0:
-            raise ValueError("negative_threshold must be within [-1, 1]")
-        if self.window < 1:
-            raise ValueError("window must be at least 1")
-        if self.keep_first < self.window:
-            raise ValueError("keep_first must be at least window")
-        if self.min_messages < 1:
-            raise ValueError("min_messages must be at least 1")
-        if not 0.0 < self.sharp_drop <= 2.0:
-            raise ValueError("sharp_drop must be within (0, 2]")
-        if any(not phrase.strip() for phrase in self.escalation_phrases):
-            raise ValueError("escalation phrases must not be blank")
-
 
 # --- domain lexicon -------------------------------------------------------------------------
 

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stream.sentiment.config import SentimentSettings
 from stream.sentiment.conversation import ConversationSentiment, CustomerMessage
 from stream.sentiment.evaluate import DEFAULT_CSV, confusion, read_labelled, scored
 from stream.sentiment.evaluate import main as evaluate_main
 from stream.sentiment.scoring import (
     MAX_SCORED_CHARS,
-    SentimentSettings,
     cues,
     escalation_phrases,
     is_negative,
