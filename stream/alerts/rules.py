@@ -214,7 +214,7 @@ class Rule(BaseModel):
     """One alert rule (docs/alerts.md). Fields are validated in this order, so the later
     ones are checked against the metric."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: RuleId
     metric: str
