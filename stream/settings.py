@@ -35,6 +35,32 @@ class QueueSettings(BaseModel):
     ] = "abandons_against"
 
 
+Role = Literal["viewer", "supervisor", "wfm", "qa", "admin"]
+
+
+class TokenSettings(BaseModel):
+    """Who a gateway token belongs to and what it may see (docs/alerts.md, "Access")."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(min_length=1, max_length=128)
+    role: Role = "viewer"
+    tenants: tuple[str, ...] | None = None  # None: every tenant
+    queues: tuple[str, ...] | None = None  # None: every queue
+
+
+class WebhookSettings(BaseModel):
+    """Where alert transitions are POSTed (docs/alerts.md, "Delivery")."""
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str = Field(pattern=r"^https?://")
+    format: Literal["json", "slack"] = "json"
+    audiences: tuple[str, ...] | None = None  # None: every audience
+    min_severity: Literal["info", "warning", "critical"] = "info"
+    tenants: tuple[str, ...] | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FLOORPULSE_", frozen=True, extra="ignore")
 
@@ -50,6 +76,7 @@ class Settings(BaseSettings):
     topic_events: str = "floorpulse.events"
     topic_dead_letters: str = "floorpulse.dead-letters"
     topic_intervals: str = "floorpulse.intervals"
+    topic_alerts: str = "floorpulse.alerts"
     topic_partitions: int = Field(default=4, ge=1)
     app_id: str = "floorpulse"
 
@@ -78,9 +105,20 @@ class Settings(BaseSettings):
     # Redis layout
     redis_prefix: str = "floorpulse"
 
+    # Alerts: the rules file (TOML, docs/alerts.md); unset: the shipped default rules
+    rules_file: str | None = None
+    webhooks: tuple[WebhookSettings, ...] = ()
+
     # Gateway
     client_update_interval_s: float = Field(default=0.25, gt=0)
     client_max_pending_s: float = Field(default=10.0, gt=0)
+    # Access: tokens here and/or in a JSON file ({"TOKEN": {"name": ..., "role": ...}}),
+    # read again when it changes (to issue or revoke a token, edit the file).
+    tokens: dict[str, TokenSettings] = Field(default_factory=dict)
+    tokens_file: str | None = None
+    # Origins allowed to open the WebSocket ("*": any); empty: the gateway's own host only
+    allowed_origins: tuple[str, ...] = ()
+    client_messages_per_s: float = Field(default=5.0, gt=0)  # per client, burst of 10
 
     def to_env(self) -> dict[str, str]:
         """These settings as ``FLOORPULSE_*`` environment variables (for child processes)."""
@@ -148,6 +186,29 @@ class Settings(BaseSettings):
     def intervals_index_key(self, tenant: str) -> str:
         """The same fields, scored by interval start (for the retention)."""
         return f"{self.redis_prefix}:{tenant}:intervals:index"
+
+    def alerts_key(self, tenant: str) -> str:
+        """Open alerts: field alert id -> its latest transition (JSON)."""
+        return f"{self.redis_prefix}:{tenant}:alerts"
+
+    def alerts_channel(self, tenant: str) -> str:
+        """Every alert transition of the tenant, as it happens (JSON)."""
+        return f"{self.redis_prefix}:{tenant}:alerts:events"
+
+    def alert_engine_key(self, tenant: str) -> str:
+        """The tenant's alert engine state (``AlertEngine.dump()``), for restarts."""
+        return f"{self.redis_prefix}:{tenant}:alerts:engine"
+
+    @property
+    def alert_acks_stream(self) -> str:
+        """A Redis stream of acknowledgements from the gateway: fields ``tenant``,
+        ``alert_id``, ``who``, ``role``, ``comment``, ``at_ms`` (wall clock)."""
+        return f"{self.redis_prefix}:alert-acks"
+
+    @property
+    def webhook_stats_key(self) -> str:
+        """Webhook delivery counters: ``sent``, ``failed``, ``retries``, ``last_error``."""
+        return f"{self.redis_prefix}:webhooks"
 
     def marker_key(self, marker: str) -> str:
         """Hash of the partitions on which the worker has processed a replay marker."""
