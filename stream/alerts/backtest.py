@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from stream.alerts.cadence import CADENCE_MS, Cadence
 from stream.alerts.engine import AlertEngine, AlertTransition, iso
 from stream.alerts.rules import Rule
 from stream.events import Event, event_key
@@ -35,15 +36,12 @@ from stream.metrics.merge import snapshot
 from stream.report import calendar, new_partition_state, queue_rules
 from stream.settings import Settings
 
-CADENCE_MS = 10_000  # rules are evaluated at every 10 s of stream time
-
 
 def backtest(events: Iterable[Event], rules: Sequence[Rule], settings: Settings,
              cadence_ms: int = CADENCE_MS) -> list[AlertTransition]:
     """Every transition the rules cause over ``events`` (raise and clear; nobody
     acknowledges in a backtest), in order of stream time."""
-    if cadence_ms <= 0:
-        raise ValueError("the cadence must be positive")
+    cadence = Cadence(cadence_ms)
     cal = calendar(settings)
     rule_of = queue_rules(settings)
     lateness_ms = int(settings.allowed_lateness_s * 1000)
@@ -51,32 +49,25 @@ def backtest(events: Iterable[Event], rules: Sequence[Rule], settings: Settings,
     states = [new_partition_state(settings, cal) for _ in range(count)]
     engine = AlertEngine(rules)
     transitions: list[AlertTransition] = []
-    next_instant: dict[str, int] = {}  # tenant -> the next instant to evaluate
     figures: dict[str, dict[str, object]] = {}  # tenant -> snapshot since its last change
 
     def evaluate_before(tenant: str, end: int) -> None:
-        """Evaluate the tenant at every instant before ``end``."""
-        instant = next_instant[tenant]
-        while instant < end:
+        for instant in cadence.due(tenant, end):
             current = figures.get(tenant)
             if current is None:
                 views = [s.view(tenant) for s in states if tenant in s.clock]
                 current = figures[tenant] = snapshot(tenant, views, cal, rule_of, lateness_ms,
                                                      settings.rolling_minutes)
             transitions.extend(engine.evaluate(current, instant))
-            instant += cadence_ms
-        next_instant[tenant] = instant
 
     for event in events:
         ts = to_ms(event.ts)
         tenant = event.tenant
-        if tenant in next_instant:
-            evaluate_before(tenant, ts)
+        evaluate_before(tenant, ts)
         if states[partition_for(event_key(event), count)].apply(event):
             figures.pop(tenant, None)
-            if tenant not in next_instant:
-                next_instant[tenant] = -(-ts // cadence_ms) * cadence_ms
-    for tenant in sorted(next_instant):
+            cadence.started(tenant, ts)
+    for tenant in sorted(cadence.next_instant):
         stream_time = max(s.clock[tenant] for s in states if tenant in s.clock)
         evaluate_before(tenant, stream_time + 1)
     transitions.sort(key=lambda t: t.at_ms)  # stable: tenants interleaved by time

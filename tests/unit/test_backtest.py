@@ -10,7 +10,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from stream.alerts.backtest import CADENCE_MS, backtest, format_transitions
+from stream.alerts.backtest import backtest, format_transitions
+from stream.alerts.cadence import CADENCE_MS
 from stream.alerts.rules import default_rules, parse_rules
 from stream.events import EVENT_ADAPTER, Event
 from stream.report import read_events
