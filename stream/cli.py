@@ -7,6 +7,8 @@
     floorpulse metrics [--json] [--tenant T]
     floorpulse intervals [--queue Q] [--from T] [--to T] [--json|--csv] [--tenant T]
     floorpulse report FILE [--json|--csv]      interval rows of a recorded stream (no Kafka)
+    floorpulse backtest [--rules FILE] RECORDED.jsonl [--json]   alert rules over a file
+    floorpulse sentiment [--json]              score messages read from standard input
     floorpulse topics                          create the topics (idempotent)
     floorpulse schema                          print the events' JSON Schema
 """
@@ -85,6 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     rep_ = sub.add_parser("report", help="interval rows computed from a recorded JSONL file")
     rep_.add_argument("file", type=Path)
     _formats(rep_)
+
+    bt = sub.add_parser("backtest", help="run alert rules over a recorded JSONL file")
+    bt.add_argument("file", type=Path)
+    bt.add_argument("--rules", type=Path, default=None,
+                    help="rules file (TOML; default: FLOORPULSE_RULES_FILE or the shipped rules)")
+    bt.add_argument("--json", action="store_true", help="a JSON array of transitions")
+
+    sen = sub.add_parser("sentiment", help="score messages, one per line on standard input")
+    sen.add_argument("--json", action="store_true", help="one JSON object per line")
     return parser
 
 
@@ -125,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         from gateway.server import main as gateway_main
         gateway_main(settings)
         return 0
+    if command == "backtest":
+        return backtest_command(settings, args)
+    if command == "sentiment":
+        return sentiment_command(settings, args)
     if command == "topics":
         from stream.kafka import ensure_topics
         ensure_topics(settings)
@@ -230,6 +245,42 @@ def _mmss(value: float | None) -> str:
         return "—"
     minutes, seconds = divmod(int(round(value)), 60)
     return f"{minutes}:{seconds:02d}"
+
+
+
+def backtest_command(settings: Settings, args: argparse.Namespace) -> int:
+    from stream.alerts.backtest import backtest, format_transitions
+    from stream.alerts.rules import RuleFileError, default_rules, load_rules
+    from stream.report import read_events
+    path = args.rules or (Path(settings.rules_file) if settings.rules_file else None)
+    try:
+        rules = default_rules() if path is None else load_rules(path)
+    except RuleFileError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    transitions = backtest(read_events(args.file), rules, settings)
+    sys.stdout.write(format_transitions(transitions, json=args.json))
+    return 0
+
+
+def sentiment_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Each line's score and whether that message alone counts as negative."""
+    from stream.sentiment.scoring import escalation_phrases, is_negative, score
+    config = settings.sentiment
+    for raw in sys.stdin:
+        text = raw.rstrip("\n")
+        value = score(text)
+        negative = is_negative(value, config.negative_threshold)
+        phrases = escalation_phrases(text, config.escalation_phrases)
+        if args.json:
+            line = orjson.dumps({"text": text, "score": round(value, 4), "negative": negative,
+                                 "escalation_phrases": phrases}).decode()
+        else:
+            marks = ("negative" if negative else "-") + (
+                f" escalation: {', '.join(phrases)}" if phrases else "")
+            line = f"{value:+.3f}  {marks:<10}  {text}"
+        sys.stdout.write(line + "\n")
+    return 0
 
 
 if __name__ == "__main__":
