@@ -188,7 +188,11 @@ class Leg:
     held: bool  # handled, and a hold overlaps the talk span for a positive time
 
     def waits_at(self, t_ms: int) -> bool:
-        return self.queued_ms <= t_ms and (self.outcome_ms is None or t_ms < self.outcome_ms)
+        """Waiting at ``t``: queued, no outcome yet, and (without any outcome) for less than
+        a day: a leg left waiting a day is taken as lost."""
+        if self.outcome_ms is None:
+            return self.queued_ms <= t_ms < self.queued_ms + 86_400_000
+        return self.queued_ms <= t_ms < self.outcome_ms
 
 
 @dataclass
@@ -507,7 +511,7 @@ def reference_snapshot(events: Iterable[Event], settings: Settings,
         entry["peak_waiting"] = max(
             (r["peak_waiting"] for r in rows
              if r["queue"] == queue and begin <= r["interval_start_ms"] < end), default=0)
-        waiting = [leg for leg in legs if leg.outcome == "waiting"]
+        waiting = [leg for leg in legs if leg.outcome == "waiting" and leg.waits_at(now_ms)]
         entry["waiting"] = len(waiting)
         entry["longest_wait_s"] = (
             seconds(now_ms - min(leg.queued_ms for leg in waiting)) if waiting else 0.0)

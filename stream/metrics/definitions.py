@@ -29,6 +29,9 @@ COUNT_NAMES = {
 SL_VARIANTS = ("abandons_against", "abandons_ignored", "abandons_for", "answered_only")
 
 Counters = list[int]
+# A leg still without answer or abandon this long after it was queued is taken as lost (its
+# outcome event will not come): it no longer counts as waiting (docs/metrics.md).
+MAX_WAIT_MS = 86_400_000
 
 
 def to_ms(ts: datetime) -> int:

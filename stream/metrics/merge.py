@@ -15,6 +15,7 @@ from stream.events import AGENT_STATES
 from stream.metrics.definitions import (
     IN_PROGRESS,
     INTERVAL_MS,
+    MAX_WAIT_MS,
     MINUTE_MS,
     N_COUNTERS,
     SAMPLE_MS,
@@ -91,7 +92,8 @@ class Merged:
         instant = start
         end = min(start + INTERVAL_MS, self.now + 1)
         while instant < end:
-            count = samples.get(instant, 0) + bisect.bisect_right(waiting, instant)
+            count = (samples.get(instant, 0) + bisect.bisect_right(waiting, instant)
+                     - bisect.bisect_right(waiting, instant - MAX_WAIT_MS))
             if count > peak:
                 peak = count
             instant += SAMPLE_MS
@@ -207,7 +209,7 @@ def snapshot(tenant: str, views: Sequence[PartitionView], calendar: Calendar, ru
             for minute, counters in view.minutes.get(queue, {}).items():
                 if minute >= window_from:
                     add_into(window, counters)
-        waiting = merged.waiting.get(queue, [])
+        waiting = [q for q in merged.waiting.get(queue, []) if now - q < MAX_WAIT_MS]
         figures = queue_figures(day, merged.not_judged(queue, rule, day_start, day_end), rule)
         rolling = queue_figures(
             window, merged.not_judged(queue, rule, window_from, now + 1, minute_start), rule)

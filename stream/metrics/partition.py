@@ -27,6 +27,7 @@ from stream.metrics.definitions import (
     HELD,
     HOLD_MS,
     IN_PROGRESS,
+    MAX_WAIT_MS,
     MINUTE_MS,
     N_COUNTERS,
     OFFERED,
@@ -72,8 +73,11 @@ def archive_record(contribution: Contribution, last_ts: int) -> list[object]:
     still in progress when it is archived no longer holds its interval open."""
     legs = [[queue, queued, [0 if i == IN_PROGRESS else x for i, x in enumerate(vector)]]
             for queue, queued, vector in contribution.legs]
+    # A leg still waiting counts as waiting for MAX_WAIT_MS, and only contacts quiet for
+    # longer are archived in progress: keep that time as a span, so peaks do not change.
+    lost = [[queue, queued, queued + MAX_WAIT_MS] for queue, queued in contribution.waiting]
     return ["archived", last_ts, legs,
-            [list(span) for span in contribution.spans],
+            [list(span) for span in contribution.spans] + lost,
             [list(wrap) for wrap in contribution.wraps]]
 
 
@@ -442,6 +446,9 @@ class PartitionState:
             facts = self.contacts.pop(key)
             contribution = self.contributions.pop(key, EMPTY)
             self._set_waiting(key[0], key[1], contribution.waiting, [])
+            # A leg left waiting counted as waiting for MAX_WAIT_MS: keep that as a span.
+            self._add_spans(key[0], [(queue, queued, queued + MAX_WAIT_MS)
+                                     for queue, queued in contribution.waiting], 1)
             # A contact archived while still in progress no longer holds its interval open.
             for queue, queued, vector in contribution.legs:
                 if vector[IN_PROGRESS]:
