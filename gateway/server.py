@@ -30,7 +30,7 @@ import socket
 import time
 from collections import defaultdict, deque
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
@@ -92,7 +92,14 @@ CLOSE_RECONNECT = 4000  # the token's access changed: connect again
 CLOSE_UNAUTHORIZED = 4401  # no token, an unknown one, or a revoked one: do not retry
 CLOSE_FORBIDDEN = 4403  # the page's origin is not allowed: do not retry
 
-Closing = tuple[int, str, str]  # close code, close reason, the error message sent before
+
+
+class Closing(NamedTuple):
+    """Why a connection is closed: the error message sent first, then the close frame."""
+
+    code: int
+    reason: str  # in the close frame (short)
+    message: str  # in the error message before it
 
 
 def encode(message: Json) -> bytes:
@@ -228,7 +235,7 @@ class ClientSession:
         messages = [encode(message) for message in self.replies]
         self.replies.clear()
         if self.closing is not None:
-            messages.append(encode({"type": "error", "message": self.closing[2]}))
+            messages.append(encode({"type": "error", "message": self.closing.message}))
             return messages
         subscription = self.subscription
         if subscription is None:
@@ -277,7 +284,7 @@ class ClientSession:
                         await self.ws.send(message, text=True)
                     self.messages_sent += 1
                 if self.closing is not None:
-                    await close_connection(self.ws, self.closing[0], self.closing[1])
+                    await close_connection(self.ws, self.closing.code, self.closing.reason)
                     return
                 await asyncio.sleep(interval_s)
         except TimeoutError:
@@ -540,12 +547,12 @@ class Gateway:
             changes = self.tokens.reload()
             for digest in changes.revoked:
                 for client in self.clients_by_token.get(digest, ()):
-                    client.fail((CLOSE_UNAUTHORIZED, "token revoked",
-                                 "your token was revoked"))
+                    client.fail(Closing(CLOSE_UNAUTHORIZED, "token revoked",
+                                        "your token was revoked"))
             for digest in changes.changed:
                 for client in self.clients_by_token.get(digest, ()):
-                    client.fail((CLOSE_RECONNECT, "access changed",
-                                 "the access of your token changed; connect again"))
+                    client.fail(Closing(CLOSE_RECONNECT, "access changed",
+                                        "the access of your token changed; connect again"))
 
     async def record_ack(self, client: ClientSession, message: Mapping[str, Any]) -> bool:
         """``{"type": "ack", ...}``: XADD it for the worker, or an error if the client may not."""
@@ -614,11 +621,11 @@ class Gateway:
         """Handle one message from a client; what to close it with, if it must be closed."""
         if not client.rate.take():
             rate = self.settings.client_messages_per_s
-            return (CloseCode.POLICY_VIOLATION, "rate limit",
-                    f"too many messages (at most {rate:g} a second, {RATE_BURST} at once)")
+            return Closing(CloseCode.POLICY_VIOLATION, "rate limit",
+                           f"too many messages (at most {rate:g} a second, {RATE_BURST} at once)")
         if not await self._take_message(client, raw):
-            return (CloseCode.POLICY_VIOLATION, "too many invalid messages",
-                    "too many invalid messages")
+            return Closing(CloseCode.POLICY_VIOLATION, "too many invalid messages",
+                           "too many invalid messages")
         return None
 
     async def _take_message(self, client: ClientSession, raw: str | bytes) -> bool:
@@ -648,8 +655,8 @@ class Gateway:
         self.clients_refused += 1
         with contextlib.suppress(ConnectionClosed, TimeoutError):
             async with asyncio.timeout(CLOSE_TIMEOUT_S):
-                await ws.send(encode({"type": "error", "message": closing[2]}), text=True)
-        await close_connection(ws, closing[0], closing[1])
+                await ws.send(encode({"type": "error", "message": closing.message}), text=True)
+        await close_connection(ws, closing.code, closing.reason)
 
     def admit(self, request: Request | None) -> tuple[Grant, str] | Closing:
         """The grant of a new connection, or why it is refused."""
@@ -658,18 +665,18 @@ class Gateway:
         origin = origins[0] if len(origins) == 1 else None
         if len(origins) > 1 or not origin_allowed(origin, headers.get("Host"),
                                                    self.settings.allowed_origins):
-            return (CLOSE_FORBIDDEN, "origin not allowed",
-                    f"origin {str(origin)[:100]!r} is not allowed to connect "
-                    "(FLOORPULSE_ALLOWED_ORIGINS)")
+            return Closing(CLOSE_FORBIDDEN, "origin not allowed",
+                           f"origin {str(origin)[:100]!r} is not allowed to connect "
+                           "(FLOORPULSE_ALLOWED_ORIGINS)")
         query = urlsplit(request.path).query if request is not None else ""
         tokens = parse_qs(query).get("token", [])
         token = tokens[-1] if tokens else None
         found = self.tokens.lookup(token)
         if found is None:
             if not token:
-                return (CLOSE_UNAUTHORIZED, "token required",
-                        "a token is required: open the page with ?token=YOUR_TOKEN")
-            return (CLOSE_UNAUTHORIZED, "unknown token", "unknown or revoked token")
+                return Closing(CLOSE_UNAUTHORIZED, "token required",
+                               "a token is required: open the page with ?token=YOUR_TOKEN")
+            return Closing(CLOSE_UNAUTHORIZED, "unknown token", "unknown or revoked token")
         return found
 
     async def handle_client(self, ws: ServerConnection) -> None:
@@ -678,7 +685,7 @@ class Gateway:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SEND_BUFFER_BYTES)
         admitted = self.admit(ws.request)
-        if len(admitted) == 3:
+        if isinstance(admitted, Closing):
             await self.refuse(ws, admitted)
             return
         grant, digest = admitted
