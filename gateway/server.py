@@ -1,14 +1,20 @@
-"""The WebSocket gateway: Redis live state -> browsers, and the wallboard page on the same port.
+"""The WebSocket gateway: Redis live state and alerts -> browsers, and the wallboard page.
 
 One port serves ``/`` and the page's assets (from the ``wallboard`` package), ``/healthz``,
 and the WebSocket endpoint ``/ws`` (protocol in ``docs/live-state.md``).
 
-The gateway subscribes to every tenant's updates channel first, then reads the snapshots,
-and keeps the latest merged state per tenant in memory (:mod:`gateway.state`). A Redis
-message is merged into the state and into each subscribed client's *pending* update; no
-socket is awaited on the broadcast path. Each client has a sender task that sends its
-pending update at most once per ``client_update_interval_s``; a client whose socket does not
-take a message within ``client_max_pending_s`` is closed (1013) and dropped.
+A client connects with ``/ws?token=TOKEN`` (:mod:`gateway.access`): the page's origin must
+be allowed and the token known (when tokens are configured), or the client gets an
+``error`` and is closed (4403, 4401). Its messages are rate-limited (1008 beyond).
+
+The gateway subscribes to every tenant's updates and alerts channels first, then reads the
+snapshots and the open alerts, and keeps the latest merged state and open alerts per tenant
+in memory (:mod:`gateway.state`, :mod:`gateway.alerts`). A Redis message is merged into the
+state and into each subscribed client's *pending* update or alert list; no socket is awaited
+on the broadcast path. Each client has a sender task that sends what is pending at most once
+per ``client_update_interval_s``; a client whose socket does not take a message within
+``client_max_pending_s`` is closed (1013) and dropped. Acknowledgements from clients go to
+the worker through a Redis stream; alert transitions go to webhooks (:mod:`gateway.webhooks`).
 
 Entry points: :func:`run_gateway` (a coroutine, serves until cancelled) and :func:`main`.
 """
@@ -23,8 +29,9 @@ import signal
 import socket
 import time
 from collections import defaultdict, deque
-from typing import Any
-from urllib.parse import urlsplit
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import redis.asyncio as aioredis
@@ -36,6 +43,16 @@ from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
 from gateway import static
+from gateway.access import RATE_BURST, Grant, RateLimit, TokenStore, origin_allowed
+from gateway.alerts import (
+    AckRequest,
+    OpenAlerts,
+    ack_fields,
+    check_transition,
+    ordered,
+    refuse_ack,
+    visible,
+)
 from gateway.state import (
     Change,
     Json,
@@ -46,6 +63,7 @@ from gateway.state import (
     empty_snapshot,
     seq_of,
 )
+from gateway.webhooks import WebhookSink, read_stats
 from stream.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -57,7 +75,8 @@ WRITE_LIMIT_BYTES = 64 * 1024  # per-connection transport buffer before send() w
 # Kernel send buffer per client. Left to autotuning it grows to megabytes, which a client
 # that never reads would fill before a send ever waits; a wallboard needs far less.
 SOCKET_SEND_BUFFER_BYTES = 256 * 1024
-MAX_QUEUED_ERRORS = 16
+MAX_QUEUED_REPLIES = 16
+MAX_PENDING_ALERTS = 200  # beyond, the client gets the whole list again
 ABUSE_ERRORS = 20  # this many bad messages ...
 ABUSE_WINDOW_S = 10.0  # ... within this window close the connection (1008)
 CLOSE_TIMEOUT_S = 1.0
@@ -65,6 +84,22 @@ SHUTDOWN_TIMEOUT_S = 3.0
 SUBSCRIBE_TIMEOUT_S = 5.0
 REDIS_RETRY_FIRST_S = 0.2
 REDIS_RETRY_MAX_S = 5.0
+TOKENS_POLL_S = 1.0
+WEBHOOK_STATS_POLL_S = 2.0
+ACKS_STREAM_MAXLEN = 10_000
+# Close codes of our own (4000-4999 are for applications), besides 1008, 1009 and 1013.
+CLOSE_RECONNECT = 4000  # the token's access changed: connect again
+CLOSE_UNAUTHORIZED = 4401  # no token, an unknown one, or a revoked one: do not retry
+CLOSE_FORBIDDEN = 4403  # the page's origin is not allowed: do not retry
+
+
+
+class Closing(NamedTuple):
+    """Why a connection is closed: the error message sent first, then the close frame."""
+
+    code: int
+    reason: str  # in the close frame (short)
+    message: str  # in the error message before it
 
 
 def encode(message: Json) -> bytes:
@@ -73,6 +108,20 @@ def encode(message: Json) -> bytes:
 
 def _glob_escape(text: str) -> str:
     return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
+
+
+def _channel_parts(channel_of_tenant: str) -> tuple[bytes, bytes]:
+    """The text before and after the tenant in a per-tenant channel name."""
+    head, _, tail = channel_of_tenant.partition("\0")
+    return head.encode(), tail.encode()
+
+
+def _tenant_between(channel: bytes, parts: tuple[bytes, bytes]) -> str | None:
+    head, tail = parts
+    if channel.startswith(head) and channel.endswith(tail) and len(channel) > len(head) + len(
+            tail):
+        return channel[len(head):len(channel) - len(tail)].decode(errors="replace")
+    return None
 
 
 async def close_connection(ws: ServerConnection, code: int, reason: str) -> None:
@@ -85,27 +134,41 @@ async def close_connection(ws: ServerConnection, code: int, reason: str) -> None
 
 
 class ClientSession:
-    """One browser: its subscription, its pending (coalesced) update and its sender task."""
+    """One browser: its grant and subscription, what is pending for it, its sender task."""
 
-    def __init__(self, ws: ServerConnection, gateway: Gateway) -> None:
+    def __init__(self, ws: ServerConnection, gateway: Gateway, grant: Grant,
+                 token_digest: str = "") -> None:
         self.ws = ws
         self.gateway = gateway
+        self.grant = grant
+        self.token_digest = token_digest
+        self.rate = RateLimit(gateway.settings.client_messages_per_s)
         self.subscription: Subscription | None = None
         self.pending: Json | None = None
         self.needs_snapshot = False
-        self.errors: deque[str] = deque()
+        self.needs_alerts = False
+        self.pending_alerts: list[Json] = []
+        self.shown_alerts: set[str] = set()
+        self.webhooks_version = 0
+        self.replies: deque[Json] = deque()
+        self.access_pending = True  # the access message, once, after the first snapshot
         self.error_times: deque[float] = deque()
+        self.closing: Closing | None = None
         self.wake = asyncio.Event()
+        self.wake.set()
         self.messages_sent = 0
 
     def __repr__(self) -> str:
-        return f"<client {self.ws.remote_address} {self.subscription}>"
+        return f"<client {self.ws.remote_address} {self.grant.name} {self.subscription}>"
 
     def subscribe(self, subscription: Subscription) -> None:
-        """A new subscription: the next message is a fresh snapshot of it."""
+        """A new subscription: the next messages are a fresh snapshot of it and its alerts."""
         self.subscription = subscription
         self.pending = None
         self.needs_snapshot = True
+        self.needs_alerts = self.grant.sees_alerts
+        self.pending_alerts.clear()
+        self.shown_alerts.clear()
         self.wake.set()
 
     def push(self, change: Change) -> None:
@@ -115,24 +178,70 @@ class ClientSession:
         self.pending = coalesce(self.pending, self.subscription.filter_change(change))
         self.wake.set()
 
+    def push_alert(self, alert: Json) -> None:
+        """Queue an alert transition if this client sees it; never touches the socket.
+
+        A client that was shown an alert is told of its later transitions even if its scope
+        has left the client's view since (an agent who moved to another team, say).
+        """
+        if self.subscription is None or self.needs_alerts or not self.grant.sees_alerts:
+            return  # the alert list about to be sent is built from the current state
+        alert_id = alert["alert_id"]
+        if alert_id not in self.shown_alerts and not self.gateway.may_see(self, alert):
+            return
+        if alert["state"] == "cleared":
+            self.shown_alerts.discard(alert_id)
+        else:
+            self.shown_alerts.add(alert_id)
+        if len(self.pending_alerts) >= MAX_PENDING_ALERTS:
+            self.resync_alerts()
+        else:
+            self.pending_alerts.append(alert)
+        self.wake.set()
+
+    def resync_alerts(self) -> None:
+        """Send the whole list of open alerts again (after a reload from Redis)."""
+        if self.subscription is not None and self.grant.sees_alerts:
+            self.needs_alerts = True
+            self.pending_alerts.clear()
+            self.wake.set()
+
+    def reply(self, message: Json) -> None:
+        self.replies.append(message)
+        self.wake.set()
+
     def report_error(self, message: str) -> bool:
         """Queue an error message; ``False`` when the client sends bad messages too often."""
         now = time.monotonic()
         self.error_times.append(now)
         while self.error_times and self.error_times[0] < now - ABUSE_WINDOW_S:
             self.error_times.popleft()
-        if len(self.error_times) > ABUSE_ERRORS or len(self.errors) >= MAX_QUEUED_ERRORS:
+        if len(self.error_times) > ABUSE_ERRORS or len(self.replies) >= MAX_QUEUED_REPLIES:
             return False
-        self.errors.append(message)
-        self.wake.set()
+        self.reply({"type": "error", "message": message})
         return True
 
+    def fail(self, closing: Closing) -> None:
+        """Send the error, then close: done by the sender, after what is queued."""
+        if self.closing is None:
+            self.closing = closing
+            self.wake.set()
+
     def take_messages(self) -> list[bytes]:
-        """What to send now, encoded: queued errors, then a snapshot or the pending update."""
-        messages = [encode({"type": "error", "message": text}) for text in self.errors]
-        self.errors.clear()
+        """What to send now, encoded: replies (errors, acks), then a snapshot or the pending
+        update, the access message (once), then the alert list or the pending transitions,
+        then the webhook counters when they changed; only the final error when the client is
+        being closed."""
+        messages = [encode(message) for message in self.replies]
+        self.replies.clear()
+        if self.closing is not None:
+            messages.append(encode({"type": "error", "message": self.closing.message}))
+            return messages
         subscription = self.subscription
         if subscription is None:
+            if self.access_pending:
+                self.access_pending = False
+                messages.append(encode(self.grant.describe()))
             return messages
         if self.needs_snapshot:
             self.needs_snapshot = False
@@ -144,6 +253,24 @@ class ClientSession:
             data, self.pending = self.pending, None
             messages.append(encode({"type": "update", "tenant": subscription.tenant,
                                     "data": data}))
+        if self.access_pending:
+            self.access_pending = False
+            messages.append(encode(self.grant.describe()))
+        if self.needs_alerts:
+            self.needs_alerts = False
+            self.pending_alerts.clear()
+            alerts = self.gateway.alerts_for(self)
+            self.shown_alerts = {alert["alert_id"] for alert in alerts}
+            messages.append(encode({"type": "alerts", "tenant": subscription.tenant,
+                                    "alerts": alerts}))
+        else:
+            messages.extend(encode(alert) for alert in self.pending_alerts)
+            self.pending_alerts.clear()
+        stats = self.gateway.webhook_stats
+        if (self.grant.sees_alerts and stats is not None
+                and self.webhooks_version != self.gateway.webhook_version):
+            self.webhooks_version = self.gateway.webhook_version
+            messages.append(encode({"type": "webhooks", **stats}))
         return messages
 
     async def run_sender(self, interval_s: float, max_pending_s: float) -> None:
@@ -156,6 +283,9 @@ class ClientSession:
                     async with asyncio.timeout(max_pending_s):
                         await self.ws.send(message, text=True)
                     self.messages_sent += 1
+                if self.closing is not None:
+                    await close_connection(self.ws, self.closing.code, self.closing.reason)
+                    return
                 await asyncio.sleep(interval_s)
         except TimeoutError:
             self.gateway.slow_clients_dropped += 1
@@ -166,14 +296,20 @@ class ClientSession:
 
 
 class Gateway:
-    """Live state per tenant from Redis, fanned out to WebSocket clients."""
+    """Live state and open alerts per tenant from Redis, fanned out to WebSocket clients."""
 
     def __init__(self, settings: Settings, redis: aioredis.Redis) -> None:
         self.settings = settings
         self.redis = redis
+        self.tokens = TokenStore(settings.tokens, settings.tokens_file)
         self.tenants: dict[str, TenantState] = {}
+        self.alerts: dict[str, OpenAlerts] = {}
+        self.alert_events: defaultdict[str, int] = defaultdict(int)  # per tenant, to see races
         self.clients: set[ClientSession] = set()
         self.clients_by_tenant: defaultdict[str, set[ClientSession]] = defaultdict(set)
+        self.clients_by_token: defaultdict[str, set[ClientSession]] = defaultdict(set)
+        self.webhook_stats: Json | None = None
+        self.webhook_version = 0
         self.redis_connected = False
         # Counters (logged at shutdown, never per message).
         self.updates_applied = 0
@@ -181,10 +317,14 @@ class Gateway:
         self.updates_invalid = 0
         self.gaps = 0
         self.slow_clients_dropped = 0
-        prefix = settings.redis_prefix
-        self._pattern = f"{_glob_escape(prefix)}:*:updates"
-        self._channel_head = f"{prefix}:".encode()
-        self._channel_tail = b":updates"
+        self.clients_refused = 0
+        self.alerts_applied = 0
+        self.alerts_invalid = 0
+        self.acks_sent = 0
+        self._updates = _channel_parts(settings.updates_channel("\0"))
+        self._alert_events = _channel_parts(settings.alerts_channel("\0"))
+        self._patterns = [_glob_escape(head.decode()) + "*" + _glob_escape(tail.decode())
+                          for head, tail in (self._updates, self._alert_events)]
 
     # -- state ---------------------------------------------------------------------------
 
@@ -192,6 +332,24 @@ class Gateway:
         state = self.tenants.get(subscription.tenant)
         snapshot = state.snapshot if state else empty_snapshot(subscription.tenant)
         return subscription.filter_snapshot(snapshot)
+
+    def agents_of(self, tenant: str) -> Mapping[str, Any]:
+        state = self.tenants.get(tenant)
+        agents = state.snapshot.get("agents") if state else None
+        return agents if isinstance(agents, dict) else {}
+
+    def may_see(self, client: ClientSession, alert: Json) -> bool:
+        subscription = client.subscription
+        return subscription is not None and visible(
+            alert, client.grant, subscription, self.agents_of(subscription.tenant))
+
+    def alerts_for(self, client: ClientSession) -> list[Json]:
+        """The open alerts a client sees, most severe first."""
+        subscription = client.subscription
+        open_alerts = self.alerts.get(subscription.tenant) if subscription else None
+        if open_alerts is None:
+            return []
+        return ordered([alert for alert in open_alerts.values() if self.may_see(client, alert)])
 
     def broadcast(self, tenant: str, change: Change) -> None:
         for client in self.clients_by_tenant.get(tenant, ()):
@@ -227,17 +385,45 @@ class Gateway:
             self.broadcast(tenant, state.replace(snapshot))
         return state
 
+    async def refresh_alerts(self, tenant: str) -> None:
+        """Re-read a tenant's open alerts; its clients get the whole list if it changed.
+
+        A transition applied while the hash was being read makes the read start again.
+        """
+        for _ in range(3):
+            seen = self.alert_events[tenant]
+            raw = await self.redis.hgetall(self.settings.alerts_key(tenant))
+            if self.alert_events[tenant] == seen:
+                break
+        alerts: dict[str, Json] = {}
+        for value in raw.values():
+            try:
+                alert = check_transition(orjson.loads(value), tenant)
+            except ValueError as exc:
+                self._count_invalid_alert(self.settings.alerts_key(tenant), exc)
+                continue
+            if alert["state"] != "cleared":
+                alerts[alert["alert_id"]] = alert
+        old = self.alerts.get(tenant)
+        if not alerts and old is None and tenant not in self.tenants:
+            return  # nothing known of this tenant: keep no state for a name a client made up
+        self.alerts[tenant] = OpenAlerts(alerts)
+        if old is None or old.by_id != alerts:
+            for client in self.clients_by_tenant.get(tenant, ()):
+                client.resync_alerts()
+
     async def ensure_tenant(self, tenant: str) -> None:
         """Load a tenant a client asks for, if the gateway does not know it yet."""
-        if tenant not in self.tenants and self.redis_connected:
-            with contextlib.suppress(RedisError, OSError):
+        if not self.redis_connected:
+            return
+        with contextlib.suppress(RedisError, OSError):
+            if tenant not in self.tenants:
                 await self.refresh_tenant(tenant)
+            if tenant not in self.alerts:
+                await self.refresh_alerts(tenant)
 
     def tenant_of(self, channel: bytes) -> str | None:
-        if channel.startswith(self._channel_head) and channel.endswith(self._channel_tail):
-            return channel[len(self._channel_head):-len(self._channel_tail)].decode(
-                errors="replace")
-        return None
+        return _tenant_between(channel, self._updates)
 
     async def on_update(self, channel: bytes, data: bytes) -> None:
         tenant = self.tenant_of(channel)
@@ -270,36 +456,67 @@ class Gateway:
         else:
             self.updates_stale += 1
 
+    def on_alert(self, channel: bytes, data: bytes) -> None:
+        """One transition from a tenant's alerts channel: into the state and to clients."""
+        tenant = _tenant_between(channel, self._alert_events)
+        if tenant is None:
+            return
+        try:
+            alert = check_transition(orjson.loads(data), tenant)
+        except ValueError as exc:
+            self._count_invalid_alert(channel.decode(errors="replace"), exc)
+            return
+        self.alerts_applied += 1
+        self.alert_events[tenant] += 1
+        self.alerts.setdefault(tenant, OpenAlerts()).apply(alert)
+        for client in self.clients_by_tenant.get(tenant, ()):
+            client.push_alert(alert)
+
+    def _count_invalid_alert(self, where: str, exc: Exception) -> None:
+        self.alerts_invalid += 1
+        if self.alerts_invalid in (1, 10, 100) or self.alerts_invalid % 1000 == 0:
+            logger.warning("invalid alert on %r (%d so far): %s", where, self.alerts_invalid,
+                           exc)
+
     # -- Redis ---------------------------------------------------------------------------
 
     async def follow_updates(self, loaded: asyncio.Event) -> None:
-        """Subscribe, load snapshots, apply updates; reconnect (and reload) after errors."""
+        """Subscribe, load snapshots and alerts, apply updates and transitions; reconnect
+        (and reload) after errors."""
         delay = REDIS_RETRY_FIRST_S
         while True:
             pubsub = self.redis.pubsub()
             try:
-                await pubsub.psubscribe(self._pattern)
+                await pubsub.psubscribe(*self._patterns)
+                confirmed = 0
                 async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
-                    while True:  # the subscription is in place before any snapshot is read
+                    while confirmed < len(self._patterns):  # subscribed before any read
                         reply = await pubsub.get_message(timeout=SUBSCRIBE_TIMEOUT_S)
                         if reply is not None and reply["type"] == "psubscribe":
-                            break
+                            confirmed += 1
                 self.redis_connected = True
                 members = await self.redis.smembers(self.settings.tenants_key)
                 known = {m.decode(errors="replace") if isinstance(m, bytes) else str(m)
                          for m in members}
-                for tenant in sorted(known | set(self.tenants) | set(self.clients_by_tenant)):
+                for tenant in sorted(known | set(self.tenants) | set(self.alerts)
+                                     | set(self.clients_by_tenant)):
                     await self.refresh_tenant(tenant, backwards=True)
+                    await self.refresh_alerts(tenant)
                 if not loaded.is_set():
                     logger.info("gateway following %d tenant(s) on %s", len(self.tenants),
-                                self._pattern)
+                                " and ".join(self._patterns))
                 loaded.set()
                 delay = REDIS_RETRY_FIRST_S
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True,
                                                        timeout=None)
-                    if message is not None and message["type"] == "pmessage":
-                        await self.on_update(message["channel"], message["data"])
+                    if message is None or message["type"] != "pmessage":
+                        continue
+                    channel = message["channel"]
+                    if channel.endswith(self._updates[1]):
+                        await self.on_update(channel, message["data"])
+                    else:
+                        self.on_alert(channel, message["data"])
             except (RedisError, OSError, TimeoutError) as exc:
                 self.redis_connected = False
                 logger.warning("redis unavailable (%s); retrying in %.1f s", exc, delay)
@@ -308,6 +525,60 @@ class Gateway:
             finally:
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+
+    async def follow_webhook_stats(self) -> None:
+        """Read the webhook counters now and then; clients that see alerts get them."""
+        while True:
+            stats: Json | None = self.webhook_stats
+            with contextlib.suppress(RedisError, OSError):
+                stats = await read_stats(self.redis, self.settings)
+            if stats != self.webhook_stats:
+                self.webhook_stats = stats
+                self.webhook_version += 1
+                for client in self.clients:
+                    if client.grant.sees_alerts:
+                        client.wake.set()
+            await asyncio.sleep(WEBHOOK_STATS_POLL_S)
+
+    async def watch_tokens(self) -> None:
+        """Read the tokens file when it changes; close the clients of revoked tokens."""
+        while True:
+            await asyncio.sleep(TOKENS_POLL_S)
+            changes = self.tokens.reload()
+            for digest in changes.revoked:
+                for client in self.clients_by_token.get(digest, ()):
+                    client.fail(Closing(CLOSE_UNAUTHORIZED, "token revoked",
+                                        "your token was revoked"))
+            for digest in changes.changed:
+                for client in self.clients_by_token.get(digest, ()):
+                    client.fail(Closing(CLOSE_RECONNECT, "access changed",
+                                        "the access of your token changed; connect again"))
+
+    async def record_ack(self, client: ClientSession, message: Mapping[str, Any]) -> bool:
+        """``{"type": "ack", ...}``: XADD it for the worker, or an error if the client may not."""
+        subscription = client.subscription
+        default = subscription.tenant if subscription else client.grant.default_tenant
+        try:
+            request = AckRequest.from_message(message, default)
+        except ValueError as exc:
+            return client.report_error(str(exc))
+        if client.grant.allows_tenant(request.tenant):
+            await self.ensure_tenant(request.tenant)
+        open_alerts = self.alerts.get(request.tenant)
+        alert = open_alerts.get(request.alert_id) if open_alerts else None
+        refusal = refuse_ack(client.grant, request, alert, self.agents_of(request.tenant))
+        if refusal is not None:
+            return client.report_error(refusal)
+        fields = ack_fields(client.grant, request, int(time.time() * 1000))
+        try:
+            await self.redis.xadd(self.settings.alert_acks_stream, fields,  # type: ignore[arg-type]
+                                  maxlen=ACKS_STREAM_MAXLEN, approximate=True)
+        except (RedisError, OSError):
+            return client.report_error("ack: not recorded (Redis unavailable); try again")
+        self.acks_sent += 1
+        client.reply({"type": "ack_sent", "tenant": request.tenant,
+                      "alert_id": request.alert_id})
+        return True
 
     # -- HTTP ----------------------------------------------------------------------------
 
@@ -346,8 +617,18 @@ class Gateway:
         if subscription is not None:
             self.clients_by_tenant[subscription.tenant].add(client)
 
-    async def on_client_message(self, client: ClientSession, raw: str | bytes) -> bool:
-        """Handle one message from a client; ``False`` when the client must be closed."""
+    async def on_client_message(self, client: ClientSession, raw: str | bytes) -> Closing | None:
+        """Handle one message from a client; what to close it with, if it must be closed."""
+        if not client.rate.take():
+            rate = self.settings.client_messages_per_s
+            return Closing(CloseCode.POLICY_VIOLATION, "rate limit",
+                           f"too many messages (at most {rate:g} a second, {RATE_BURST} at once)")
+        if not await self._take_message(client, raw):
+            return Closing(CloseCode.POLICY_VIOLATION, "too many invalid messages",
+                           "too many invalid messages")
+        return None
+
+    async def _take_message(self, client: ClientSession, raw: str | bytes) -> bool:
         try:
             message: Any = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -355,10 +636,13 @@ class Gateway:
         if not isinstance(message, dict):
             return client.report_error("message must be a JSON object")
         kind = message.get("type")
+        if kind == "ack":
+            return await self.record_ack(client, message)
         if kind != "subscribe":
             return client.report_error(f"unknown message type {str(kind)[:40]!r}")
         try:
-            subscription = Subscription.from_message(message)
+            subscription = client.grant.restrict(
+                Subscription.from_message(message, client.grant.default_tenant))
         except ValueError as exc:
             return client.report_error(str(exc))
         await self.ensure_tenant(subscription.tenant)
@@ -366,16 +650,50 @@ class Gateway:
         client.subscribe(subscription)
         return True
 
+    async def refuse(self, ws: ServerConnection, closing: Closing) -> None:
+        """Tell a client why it may not connect, and close."""
+        self.clients_refused += 1
+        with contextlib.suppress(ConnectionClosed, TimeoutError):
+            async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                await ws.send(encode({"type": "error", "message": closing.message}), text=True)
+        await close_connection(ws, closing.code, closing.reason)
+
+    def admit(self, request: Request | None) -> tuple[Grant, str] | Closing:
+        """The grant of a new connection, or why it is refused."""
+        headers = request.headers if request is not None else Headers()
+        origins = headers.get_all("Origin")
+        origin = origins[0] if len(origins) == 1 else None
+        if len(origins) > 1 or not origin_allowed(origin, headers.get("Host"),
+                                                   self.settings.allowed_origins):
+            return Closing(CLOSE_FORBIDDEN, "origin not allowed",
+                           f"origin {str(origin)[:100]!r} is not allowed to connect "
+                           "(FLOORPULSE_ALLOWED_ORIGINS)")
+        query = urlsplit(request.path).query if request is not None else ""
+        tokens = parse_qs(query).get("token", [])
+        token = tokens[-1] if tokens else None
+        found = self.tokens.lookup(token)
+        if found is None:
+            if not token:
+                return Closing(CLOSE_UNAUTHORIZED, "token required",
+                               "a token is required: open the page with ?token=YOUR_TOKEN")
+            return Closing(CLOSE_UNAUTHORIZED, "unknown token", "unknown or revoked token")
+        return found
+
     async def handle_client(self, ws: ServerConnection) -> None:
         sock = ws.transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_SEND_BUFFER_BYTES)
-        client = ClientSession(ws, self)
+        admitted = self.admit(ws.request)
+        if isinstance(admitted, Closing):
+            await self.refuse(ws, admitted)
+            return
+        grant, digest = admitted
+        client = ClientSession(ws, self, grant, digest)
         subscription: Subscription | None = None
         try:
-            subscription = Subscription.from_query(urlsplit(ws.request.path).query if ws.request
-                                                   else "")
+            subscription = grant.restrict(Subscription.from_query(
+                urlsplit(ws.request.path).query if ws.request else "", grant.default_tenant))
         except ValueError as exc:
             client.report_error(f"{exc}; send a subscribe message")
         if subscription is not None:
@@ -383,21 +701,29 @@ class Gateway:
         sender: asyncio.Task[None] | None = None
         try:
             self.clients.add(client)
+            if digest:
+                self.clients_by_token[digest].add(client)
             sender = asyncio.create_task(client.run_sender(
                 self.settings.client_update_interval_s, self.settings.client_max_pending_s))
             if subscription is not None:
                 self._index(client, subscription)
                 client.subscribe(subscription)
             async for raw in ws:
-                if not await self.on_client_message(client, raw):
-                    await close_connection(ws, CloseCode.POLICY_VIOLATION,
-                                           "too many invalid messages")
-                    break
+                if client.closing is not None:
+                    continue  # the sender is closing the connection
+                closing = await self.on_client_message(client, raw)
+                if closing is not None:
+                    client.fail(closing)
         except ConnectionClosed:
             pass
         finally:
             self._index(client, None)
             self.clients.discard(client)
+            if digest:
+                same_token = self.clients_by_token[digest]
+                same_token.discard(client)
+                if not same_token:
+                    del self.clients_by_token[digest]
             if sender is not None:
                 sender.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -418,14 +744,28 @@ async def _shutdown(server: Server) -> None:
 async def run_gateway(settings: Settings, ready: asyncio.Event | None = None) -> None:
     """Serve the page and ``/ws`` on ``settings.host:settings.http_port`` until cancelled.
 
-    ``ready`` is set once the port listens and the snapshots have been read.
+    Also runs, as tasks: the Redis follower, the tokens file watcher (with a tokens file),
+    and the webhook sink and its counters (with webhooks). ``ready`` is set once the port
+    listens and the snapshots and alerts have been read.
     """
     if not settings.redis_url:
         raise RuntimeError("FLOORPULSE_REDIS_URL must be set (or run `floorpulse up`)")
     redis = aioredis.Redis.from_url(settings.redis_url)
     gateway = Gateway(settings, redis)
+    gateway.tokens.reload()
+    if not gateway.tokens.required:
+        logger.warning("no tokens configured (FLOORPULSE_TOKENS, FLOORPULSE_TOKENS_FILE): "
+                       "anyone who can reach the gateway sees the figures as a viewer, "
+                       "without alerts")
     loaded = asyncio.Event()
-    follower = asyncio.create_task(gateway.follow_updates(loaded), name="gateway-redis")
+    tasks = [asyncio.create_task(gateway.follow_updates(loaded), name="gateway-redis")]
+    if settings.tokens_file is not None:
+        tasks.append(asyncio.create_task(gateway.watch_tokens(), name="gateway-tokens"))
+    if settings.webhooks:
+        tasks.append(asyncio.create_task(WebhookSink(settings, redis).run(),
+                                         name="gateway-webhooks"))
+        tasks.append(asyncio.create_task(gateway.follow_webhook_stats(),
+                                         name="gateway-webhook-stats"))
     server: Server | None = None
     try:
         server = await serve(
@@ -439,23 +779,28 @@ async def run_gateway(settings: Settings, ready: asyncio.Event | None = None) ->
                     settings.http_port, WS_PATH)
         loaded_wait = asyncio.create_task(loaded.wait())
         try:
-            await asyncio.wait({follower, loaded_wait}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({*tasks, loaded_wait}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             loaded_wait.cancel()
         if ready is not None and loaded.is_set():
             ready.set()
-        await follower  # runs until cancelled; raises if the follower fails
+        await asyncio.gather(*tasks)  # run until cancelled; raises if one of them fails
     finally:
-        follower.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await follower
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if server is not None:
             await _shutdown(server)
         await redis.aclose()
         logger.info(
             "gateway stopped: %d updates applied, %d stale, %d invalid, %d gaps, "
-            "%d slow clients dropped", gateway.updates_applied, gateway.updates_stale,
-            gateway.updates_invalid, gateway.gaps, gateway.slow_clients_dropped)
+            "%d slow clients dropped, %d clients refused, %d alert transitions (%d invalid), "
+            "%d acknowledgements", gateway.updates_applied, gateway.updates_stale,
+            gateway.updates_invalid, gateway.gaps, gateway.slow_clients_dropped,
+            gateway.clients_refused, gateway.alerts_applied, gateway.alerts_invalid,
+            gateway.acks_sent)
 
 
 async def _serve_until_signal(settings: Settings) -> None:

@@ -164,14 +164,19 @@ def diff_snapshots(old: Json, new: Json) -> Json:
 
 @dataclass(frozen=True)
 class Subscription:
-    """What one client sees: a tenant, and optionally some queues and teams (empty = all)."""
+    """What one client sees: a tenant, and optionally some queues and teams (empty = all).
+
+    ``limited``: the client's token is limited to ``queues`` (``gateway.access``), so team
+    entries, whose figures span queues, are not shown.
+    """
 
     tenant: str = DEFAULT_TENANT
     queues: frozenset[str] = frozenset()
     teams: frozenset[str] = frozenset()
+    limited: bool = False
 
     @classmethod
-    def from_query(cls, query: str) -> Subscription:
+    def from_query(cls, query: str, default_tenant: str = DEFAULT_TENANT) -> Subscription:
         """From a URL query: ``tenant=default&queues=billing,sales&teams=Team%20Blue``."""
         params = parse_qs(query, keep_blank_values=True)
 
@@ -179,10 +184,12 @@ class Subscription:
             return [name for value in params.get(key, []) for name in value.split(",")]
 
         tenants = params.get("tenant", [])
-        return cls.build(tenants[-1] if tenants else None, names("queues"), names("teams"))
+        return cls.build(tenants[-1] if tenants else None, names("queues"), names("teams"),
+                         default_tenant)
 
     @classmethod
-    def from_message(cls, message: Mapping[str, Any]) -> Subscription:
+    def from_message(cls, message: Mapping[str, Any],
+                     default_tenant: str = DEFAULT_TENANT) -> Subscription:
         """From a ``{"type": "subscribe", ...}`` message; raises ``ValueError`` if malformed."""
         tenant = message.get("tenant")
         if tenant is not None and not isinstance(tenant, str):
@@ -195,11 +202,12 @@ class Subscription:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ValueError(f"subscribe: {key} must be a list of strings")
             lists.append(value)
-        return cls.build(tenant, lists[0], lists[1])
+        return cls.build(tenant, lists[0], lists[1], default_tenant)
 
     @classmethod
-    def build(cls, tenant: str | None, queues: Iterable[str], teams: Iterable[str]) -> Subscription:
-        tenant = tenant.strip() if tenant else DEFAULT_TENANT
+    def build(cls, tenant: str | None, queues: Iterable[str], teams: Iterable[str],
+              default_tenant: str = DEFAULT_TENANT) -> Subscription:
+        tenant = tenant.strip() if tenant else default_tenant
         if not TENANT_RE.match(tenant):
             raise ValueError(f"invalid tenant name {tenant[:80]!r}")
         queue_set = _name_set(queues, "queues")
@@ -214,7 +222,7 @@ class Subscription:
         return not self.queues or name in self.queues
 
     def shows_team(self, name: str) -> bool:
-        return not self.teams or name in self.teams
+        return not self.limited and (not self.teams or name in self.teams)
 
     def shows_agent(self, entry: Mapping[str, Any] | None) -> bool:
         """An agent skilled for a subscribed queue or in a subscribed team (no filter: all)."""
@@ -253,7 +261,7 @@ class Subscription:
         A changed agent that no longer matches becomes a removal if the client was shown it.
         """
         update = change.update
-        if not self.filtered:
+        if not self.filtered and not self.limited:
             return update
         view = _scalars(update)
         view["queues"] = _select(_entries(update, "queues"), self.shows_queue)

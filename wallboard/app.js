@@ -1,5 +1,11 @@
 // The wallboard: a snapshot then updates over /ws, rendered with textContent only.
-// Two views (#wallboard, #intervals) and a help panel ("?") generated from definitions.js.
+// Two views (#wallboard, #intervals) and a help panel ("?") generated from definitions.js;
+// alerts (alerts.js) for the roles that see them. The access token comes from the page's
+// URL (?token=...), is kept for the tab's session and taken out of the address bar.
+import {
+  initAlerts, onAccess, onAckSent, onAlert, onAlerts, onError, onWebhooks, renderAlerts,
+  resetAlerts,
+} from "./alerts.js";
 import {
   DEFINITIONS, GROUPS, PERIODS, ahtParts, describe, slFormula, slTargetText, slTooltip,
   slVariant,
@@ -19,6 +25,10 @@ const RECONNECT_FIRST_MS = 500;
 const RECONNECT_MAX_MS = 5000;
 const NOTICE_MS = 10000;
 const VIEWS = ["wallboard", "intervals"];
+const TOKEN_KEY = "floorpulse.token";
+// Close codes after which reconnecting cannot help (gateway/server.py), and "connect again".
+const REFUSED = { 4401: "Access refused", 4403: "Origin not allowed" };
+const CLOSE_RECONNECT = 4000;
 const SL_CLASSES = ["sl-green", "sl-amber", "sl-red", "sl-none"];
 
 // --- state -------------------------------------------------------------------------------
@@ -35,6 +45,8 @@ const page = {
   teams: new Map(), // team name -> {root, fields}
   cards: new Map(), // agent id -> {root, fields}
   helpKey: "", // the queue formulas the help panel shows
+  token: null, // the access token, if any
+  lastError: "", // the gateway's last error message
 };
 
 /** Stream time now: the latest event time plus the time since it arrived. */
@@ -46,6 +58,27 @@ function streamNow() {
 
 // --- connection --------------------------------------------------------------------------
 
+/** The token from `?token=` (then kept in sessionStorage and taken out of the URL). */
+function takeToken() {
+  const url = new URL(window.location.href);
+  const token = url.searchParams.get("token");
+  if (token) {
+    try {
+      sessionStorage.setItem(TOKEN_KEY, token);
+    } catch {
+      // storage unavailable: the token lasts as long as the page
+    }
+    url.searchParams.delete("token");
+    window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
+    return token;
+  }
+  try {
+    return sessionStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
 function socketUrl() {
   const query = new URLSearchParams(window.location.search);
   const forward = new URLSearchParams();
@@ -53,6 +86,7 @@ function socketUrl() {
     const value = query.get(key);
     if (value) forward.set(key, value);
   }
+  if (page.token) forward.set("token", page.token);
   const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
   const search = forward.toString();
   return `${scheme}//${window.location.host}/ws${search ? `?${search}` : ""}`;
@@ -77,14 +111,33 @@ function connect() {
     }
     onMessage(message);
   });
-  socket.addEventListener("close", () => {
+  socket.addEventListener("close", (event) => {
     if (page.socket !== socket) return;
     page.socket = null;
+    resetAlerts();
+    if (event.code in REFUSED) {
+      setStatus("refused");
+      showNotice(`${REFUSED[event.code]}: ${page.lastError || event.reason}. `
+        + "Open the page with a valid ?token= to connect.", true);
+      return; // reconnecting cannot help
+    }
     setStatus("disconnected");
-    const backoff = Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** page.attempt);
+    const backoff = event.code === CLOSE_RECONNECT ? 0
+      : Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** page.attempt);
     page.attempt += 1;
     setTimeout(connect, backoff * (0.8 + Math.random() * 0.4));
   });
+}
+
+/** Send a message to the gateway; `false` when not connected. */
+function send(message) {
+  const socket = page.socket;
+  if (!socket || socket.readyState !== WebSocket.OPEN) {
+    showNotice("Not connected to the gateway: try again in a moment");
+    return false;
+  }
+  socket.send(JSON.stringify(message));
+  return true;
 }
 
 function onMessage(message) {
@@ -97,8 +150,20 @@ function onMessage(message) {
     applyUpdate(page.view, message.data);
     if (isNumber(message.data.as_of_epoch)) page.receivedAt = performance.now();
     render();
+  } else if (message.type === "access") {
+    onAccess(message);
+  } else if (message.type === "alerts") {
+    onAlerts(message);
+  } else if (message.type === "alert") {
+    onAlert(message);
+  } else if (message.type === "ack_sent") {
+    onAckSent(message);
+  } else if (message.type === "webhooks") {
+    onWebhooks(message);
   } else if (message.type === "error") {
-    showNotice(`Gateway: ${String(message.message ?? "error")}`);
+    page.lastError = String(message.message ?? "error");
+    showNotice(`Gateway: ${page.lastError}`);
+    onError();
   }
 }
 
@@ -106,6 +171,7 @@ const STATUS_TEXT = {
   connected: ["Live", "Connected: receiving live updates"],
   stale: ["Stale", `Connected, but nothing received for more than ${STALE_AFTER_MS / 1000} s`],
   disconnected: ["Reconnecting…", "Disconnected from the gateway; reconnecting"],
+  refused: ["No access", "The gateway refused the connection (see the notice)"],
 };
 
 function setStatus(status) {
@@ -115,17 +181,17 @@ function setStatus(status) {
   const [label, title] = STATUS_TEXT[status];
   $("#connection-label").textContent = label;
   indicator.title = title;
-  document.body.classList.toggle("offline", status === "disconnected");
+  document.body.classList.toggle("offline", status === "disconnected" || status === "refused");
   document.body.classList.toggle("stale", status === "stale");
 }
 
 let noticeTimer = 0;
-function showNotice(text) {
+function showNotice(text, persistent = false) {
   const notice = $("#notice");
   notice.textContent = text;
   notice.hidden = false;
   clearTimeout(noticeTimer);
-  noticeTimer = setTimeout(() => { notice.hidden = true; }, NOTICE_MS);
+  if (!persistent) noticeTimer = setTimeout(() => { notice.hidden = true; }, NOTICE_MS);
 }
 
 // --- views and help ----------------------------------------------------------------------
@@ -230,6 +296,7 @@ function render() {
     renderIntervals(page.view);
   }
   renderHelp();
+  renderAlerts();
   tick();
 }
 
@@ -376,7 +443,7 @@ function renderSummary(agents) {
 
 /** Advance everything that ticks: the clock, longest waits, time in state, staleness. */
 function tick() {
-  if (page.status !== "disconnected") {
+  if (page.status === "connected" || page.status === "stale") {
     const quiet = performance.now() - page.lastMessageAt > STALE_AFTER_MS;
     const status = quiet ? "stale" : "connected";
     if (status !== page.status) setStatus(status);
@@ -445,5 +512,10 @@ window.addEventListener("keydown", onKey);
 window.addEventListener("resize", onResize);
 $("#help-toggle").addEventListener("click", () => toggleHelp());
 $("#help-close").addEventListener("click", () => toggleHelp(false));
+page.token = takeToken();
+initAlerts(send, () => ({
+  agents: page.view?.agents ?? new Map(),
+  timezone: page.view?.scalars.timezone ?? "UTC",
+}));
 setInterval(tick, TICK_MS);
 connect();

@@ -14,6 +14,8 @@ import redis.asyncio as aioredis
 from playwright.async_api import Page, expect
 
 from stream.embedded import EmbeddedServer
+from stream.settings import TokenSettings
+from tests.alerts import transition
 
 if TYPE_CHECKING:
     from tests.browser.conftest import RunningGateway
@@ -525,15 +527,43 @@ def realistic_snapshot(as_of_dt: datetime) -> Json:
             "dead_letters": 2, "processed": 48213}
 
 
+def open_alerts() -> list[Json]:
+    """Three open alerts of the realistic day, as the worker keeps them."""
+    return [
+        transition("longest-wait-high", severity="critical", queue="support",
+                   metric="queue.longest_wait_s", value=196.0, threshold=180.0,
+                   condition="queue.longest_wait_s > 180",
+                   message="support: longest wait 3 min 16 s (over 3 min)",
+                   raised_at="2026-11-22T11:21:40.000+00:00"),
+        transition("break-too-long", state="acknowledged", agent="a-109", team="Team Orange",
+                   metric="agent.aux_duration_s", value=1290.0, threshold=900.0,
+                   condition="agent.aux_duration_s > 900",
+                   message="Ivan Horvat (Team Orange) on break for 21 min 30 s (allowed 15 min)",
+                   acknowledged_by="sam", comment="back in 2 min",
+                   raised_at="2026-11-22T11:18:00.000+00:00"),
+        transition("service-level-under-target", audience=["supervisor", "wfm"],
+                   queue="billing", metric="queue.service_level", value=0.78, threshold=0.8,
+                   condition="queue.service_level < target (0.8) for 5 min",
+                   message="billing: service level 78% under the 80% target for 5 min",
+                   raised_at="2026-11-22T11:10:00.000+00:00"),
+    ]
+
+
 async def test_screenshot_for_the_readme(
     page: Page, running_gateway: RunningGateway, redis: aioredis.Redis, tmp_path: Path
 ) -> None:
+    running_gateway.settings = running_gateway.settings.model_copy(
+        update={"tokens": {"tok-demo-admin": TokenSettings(name="demo", role="admin")}})
     snapshot = realistic_snapshot(datetime(2026, 11, 22, 11, 25, 3, tzinfo=UTC))
     snapshot["tenant"] = "default"
     await write_snapshot(redis, running_gateway.settings, snapshot)
+    for alert in open_alerts():
+        await redis.hset(running_gateway.settings.alerts_key("default"), alert["alert_id"],
+                         orjson.dumps(alert))
     await running_gateway.start()
-    await page.goto(running_gateway.url)
+    await page.goto(running_gateway.url + "?token=tok-demo-admin")
     await expect(page.locator("[data-agent]")).to_have_count(len(PEOPLE))
+    await expect(page.locator("[data-alert]")).to_have_count(3)
     await expect(page.locator("#connection")).to_have_attribute("data-status", "connected")
     SCREENSHOT.parent.mkdir(exist_ok=True)
     await page.screenshot(path=str(SCREENSHOT))

@@ -1,5 +1,6 @@
 """The gateway against a real Redis: page and health over HTTP, snapshot then updates over
-WebSocket, filters, coalescing, gap recovery, bad messages, and slow clients."""
+WebSocket, filters, coalescing, gap recovery, bad messages, slow clients; tokens, roles,
+origins and the message rate; alerts to clients and acknowledgements to the worker."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -23,6 +25,7 @@ from websockets.exceptions import ConnectionClosed
 from gateway.state import apply_to_snapshot, empty_removed
 from stream.embedded import EmbeddedServer, free_port
 from stream.settings import Settings
+from tests.alerts import publish_alert, transition
 from tests.conftest import RunningGateway
 
 pytestmark = pytest.mark.integration
@@ -125,19 +128,40 @@ async def http_get(settings: Settings, path: str) -> tuple[int, dict[str, str], 
 
 @dataclass
 class LiveView:
-    """A test client that keeps the merged view, as the page does."""
+    """A test client that keeps the merged view and the open alerts, as the page does.
+
+    ``messages`` holds the snapshots, updates and errors; ``alert_messages`` the ``alerts``
+    lists and ``alert`` transitions; ``others`` anything else (``access``, ``ack_sent``,
+    ``webhooks``).
+    """
 
     ws: ClientConnection
     state: Json = field(default_factory=dict)
     messages: list[Json] = field(default_factory=list)
+    access: Json = field(default_factory=dict)
+    alerts: dict[str, Json] = field(default_factory=dict)
+    alert_messages: list[Json] = field(default_factory=list)
+    others: list[Json] = field(default_factory=list)
 
     async def receive(self, timeout: float = 3.0) -> Json:
         message: Json = orjson.loads(await asyncio.wait_for(self.ws.recv(), timeout))
-        self.messages.append(message)
-        if message["type"] == "snapshot":
+        kind = message["type"]
+        if kind == "snapshot":
             self.state = message["data"]
-        elif message["type"] == "update":
+        elif kind == "update":
             self.state = apply_to_snapshot(self.state, message["data"])
+        elif kind == "alerts":
+            self.alerts = {alert["alert_id"]: alert for alert in message["alerts"]}
+        elif kind == "alert":
+            if message["state"] == "cleared":
+                self.alerts.pop(message["alert_id"], None)
+            else:
+                self.alerts[message["alert_id"]] = message
+        elif kind == "access":
+            self.access = message
+        (self.alert_messages if kind in ("alerts", "alert") else
+         self.messages if kind in ("snapshot", "update", "error") else self.others).append(
+            message)
         return message
 
     async def wait_for(self, predicate: Any, timeout: float = 3.0) -> Json:
@@ -149,13 +173,37 @@ class LiveView:
             await self.receive(remaining)
         return self.state
 
+    async def wait_for_alerts(self, predicate: Any, timeout: float = 3.0) -> dict[str, Json]:
+        deadline = time.monotonic() + timeout
+        while not predicate(self.alerts):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"condition not met; alerts={self.alerts}")
+            await self.receive(remaining)
+        return self.alerts
+
+    async def receive_type(self, kind: str, timeout: float = 3.0) -> Json:
+        """The next message of type ``kind`` (others are taken in on the way)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            message = await self.receive(max(0.01, deadline - time.monotonic()))
+            if message["type"] == kind:
+                return message
+
 
 @contextlib.asynccontextmanager
-async def live_view(gateway: RunningGateway, query: str = "") -> AsyncIterator[LiveView]:
-    async with connect(gateway.ws_url + query, open_timeout=5) as ws:
+async def live_view(gateway: RunningGateway, query: str = "",
+                    **connect_options: Any) -> AsyncIterator[LiveView]:
+    """Connected, with the snapshot, the access message and (for a role that sees alerts)
+    the alert list received."""
+    async with connect(gateway.ws_url + query, open_timeout=5, **connect_options) as ws:
         view = LiveView(ws)
         first = await view.receive()
-        assert first["type"] == "snapshot"
+        assert first["type"] == "snapshot", first
+        access = await view.receive()
+        assert access["type"] == "access", access
+        if access["audiences"]:
+            assert (await view.receive())["type"] == "alerts"
         yield view
 
 
@@ -351,3 +399,234 @@ async def test_a_client_that_never_reads_does_not_delay_others(
     finally:
         stuck.close()
         await running.stop()
+
+
+# --- access, alerts and acknowledgements ---------------------------------------------------
+
+TOKENS: dict[str, Json] = {
+    "tok-admin": {"name": "root", "role": "admin"},
+    "tok-viewer": {"name": "val", "role": "viewer"},
+    "tok-sup": {"name": "sam", "role": "supervisor"},
+    "tok-qa": {"name": "quinn", "role": "qa"},
+    "tok-acme": {"name": "ana", "role": "supervisor", "tenants": ["acme"]},
+    "tok-billing": {"name": "bill", "role": "supervisor", "queues": ["billing"]},
+}
+
+
+def write_tokens(path: Path, tokens: dict[str, Json]) -> None:
+    """Write the tokens file and move its mtime on, as an edit a second later would."""
+    before = path.stat().st_mtime_ns if path.exists() else time.time_ns()
+    path.write_bytes(orjson.dumps(tokens))
+    os.utime(path, ns=(before + 10**9, before + 10**9))
+
+
+@pytest.fixture
+async def guarded(settings: Settings, redis: aioredis.Redis,
+                  tmp_path: Path) -> AsyncIterator[RunningGateway]:
+    """The gateway with a tokens file (``TOKENS``), and two open alerts in Redis."""
+    tokens_file = tmp_path / "tokens.json"
+    write_tokens(tokens_file, TOKENS)
+    guarded_settings = settings.model_copy(update={"tokens_file": str(tokens_file)})
+    await write_snapshot(redis, guarded_settings, snapshot(seq=1))
+    await write_snapshot(redis, guarded_settings, snapshot(seq=1, tenant="acme"))
+    for open_alert in (transition("sup-1", audience=["supervisor"], queue="billing"),
+                       transition("qa-1", audience=["qa"], queue="sales", severity="info")):
+        await redis.hset(guarded_settings.alerts_key("default"), open_alert["alert_id"],
+                         orjson.dumps(open_alert))
+    running = RunningGateway(guarded_settings)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+async def refused(gateway: RunningGateway, query: str = "",
+                  **connect_options: Any) -> tuple[Json, int]:
+    """Connect; the one message the gateway sends, and the close code that follows."""
+    async with connect(gateway.ws_url + query, open_timeout=5, **connect_options) as ws:
+        message = orjson.loads(await asyncio.wait_for(ws.recv(), 3))
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 3)
+    assert closed.value.rcvd is not None
+    return message, closed.value.rcvd.code
+
+
+async def test_anonymous_viewer_without_tokens(gateway: RunningGateway) -> None:
+    async with live_view(gateway) as view:
+        assert view.access == {
+            "type": "access", "name": "anonymous", "role": "viewer", "anonymous": True,
+            "audiences": [], "can_acknowledge": False, "tenants": None, "queues": None}
+        assert view.alert_messages == []
+
+
+async def test_a_bad_token_is_refused_while_another_client_keeps_receiving(
+    guarded: RunningGateway, redis: aioredis.Redis
+) -> None:
+    async with live_view(guarded, "?token=tok-viewer") as view:
+        assert view.access["name"] == "val" and view.access["role"] == "viewer"
+        message, code = await refused(guarded, "?token=nope")
+        assert code == 4401 and message == {"type": "error",
+                                            "message": "unknown or revoked token"}
+        message, code = await refused(guarded)
+        assert code == 4401 and "a token is required" in message["message"]
+        await publish(redis, guarded.settings, update(2, dead_letters=7))
+        await view.wait_for(lambda s: s.get("dead_letters") == 7)
+
+
+async def test_origin_of_another_site_is_refused(guarded: RunningGateway) -> None:
+    message, code = await refused(guarded, "?token=tok-viewer",
+                                  origin="http://evil.example")
+    assert code == 4403 and "origin 'http://evil.example' is not allowed" in message["message"]
+    own = f"http://{guarded.settings.host}:{guarded.settings.http_port}"
+    async with live_view(guarded, "?token=tok-viewer", origin=own) as view:
+        assert view.state["seq"] == 1
+
+
+async def test_a_token_limited_to_a_tenant_cannot_subscribe_to_another(
+    guarded: RunningGateway,
+) -> None:
+    async with live_view(guarded, "?token=tok-acme") as view:  # no tenant: its own
+        assert view.messages[0]["tenant"] == "acme" and view.access["tenants"] == ["acme"]
+        await view.ws.send(orjson.dumps({"type": "subscribe", "tenant": "default"}).decode())
+        message = await view.receive()
+        assert message["type"] == "error"
+        assert "tenant 'default' is not allowed for this token" in message["message"]
+        # still subscribed to acme, and still connected
+        await view.ws.send(orjson.dumps({"type": "subscribe", "tenant": "acme"}).decode())
+        assert (await view.receive_type("snapshot"))["tenant"] == "acme"
+    async with connect(guarded.ws_url + "?token=tok-acme&tenant=default") as ws:
+        message = orjson.loads(await asyncio.wait_for(ws.recv(), 3))
+        assert message["type"] == "error" and "not allowed" in message["message"]
+        assert orjson.loads(await asyncio.wait_for(ws.recv(), 3))["type"] == "access"
+
+
+async def test_a_qa_token_sees_only_qa_alerts(
+    guarded: RunningGateway, redis: aioredis.Redis
+) -> None:
+    settings = guarded.settings
+    async with live_view(guarded, "?token=tok-qa") as qa, \
+            live_view(guarded, "?token=tok-sup") as sup, \
+            live_view(guarded, "?token=tok-admin") as admin, \
+            live_view(guarded, "?token=tok-viewer") as viewer:
+        assert set(qa.alerts) == {"qa-1"} and set(sup.alerts) == {"sup-1"}
+        assert set(admin.alerts) == {"qa-1", "sup-1"}
+        assert qa.access["audiences"] == ["qa"] and qa.access["can_acknowledge"]
+        for data in (transition("sup-2", queue="billing", severity="critical"),
+                     transition("qa-2", audience=["qa", "wfm"], agent="a2", team="Red"),
+                     transition("qa-1", state="cleared", audience=["qa"], queue="sales")):
+            await publish_alert(redis, settings, data)
+        await qa.wait_for_alerts(lambda alerts: set(alerts) == {"qa-2"})
+        await sup.wait_for_alerts(lambda alerts: set(alerts) == {"sup-1", "sup-2"})
+        await admin.wait_for_alerts(lambda alerts: set(alerts) == {"sup-1", "sup-2", "qa-2"})
+        assert [m.get("alert_id") for m in qa.alert_messages[1:]] == ["qa-2", "qa-1"]
+        assert all("sup" not in m.get("alert_id", "") for m in qa.alert_messages[1:])
+        assert [a["alert_id"] for a in admin.alert_messages[0]["alerts"]] == ["sup-1", "qa-1"]
+        # a viewer gets figures only
+        await publish(redis, settings, update(2, dead_letters=3))
+        await viewer.wait_for(lambda s: s.get("dead_letters") == 3)
+        assert viewer.alert_messages == []
+
+
+async def test_a_queue_token_sees_its_queues_figures_and_alerts(
+    guarded: RunningGateway, redis: aioredis.Redis
+) -> None:
+    async with live_view(guarded, "?token=tok-billing") as view:
+        assert set(view.state["queues"]) == {"billing"} and view.state["teams"] == {}
+        assert set(view.state["agents"]) == {"a1"} and set(view.alerts) == {"sup-1"}
+        for data in (transition("sales-1", queue="sales"), transition("tenant-1"),
+                     transition("team-1", team="Blue"),
+                     transition("agent-1", agent="a1", team="Blue"),
+                     transition("agent-2", agent="a2", team="Red")):
+            await publish_alert(redis, guarded.settings, data)
+        await view.wait_for_alerts(lambda alerts: "agent-1" in alerts)
+        await asyncio.sleep(0.3)
+        assert set(view.alerts) == {"sup-1", "agent-1"}
+        await view.ws.send(orjson.dumps({"type": "subscribe", "queues": ["sales"]}).decode())
+        message = await view.receive_type("error")
+        assert "queue(s) sales not allowed" in message["message"]
+
+
+async def test_an_ack_xadds_who_and_the_transition_comes_back(
+    guarded: RunningGateway, redis: aioredis.Redis
+) -> None:
+    settings = guarded.settings
+    async with live_view(guarded, "?token=tok-sup") as sup, \
+            live_view(guarded, "?token=tok-admin") as admin:
+        before = int(time.time() * 1000)
+        await sup.ws.send(orjson.dumps({"type": "ack", "tenant": "default",
+                                        "alert_id": "sup-1", "comment": "on it"}).decode())
+        assert await sup.receive_type("ack_sent") == {
+            "type": "ack_sent", "tenant": "default", "alert_id": "sup-1"}
+        entries = await redis.xrange(settings.alert_acks_stream)
+        assert len(entries) == 1
+        fields = {k.decode(): v.decode() for k, v in entries[0][1].items()}
+        assert before <= int(fields.pop("at_ms")) <= int(time.time() * 1000)
+        assert fields == {"tenant": "default", "alert_id": "sup-1", "who": "sam",
+                          "role": "supervisor", "comment": "on it"}
+        # the worker applies it and publishes the transition: every client that sees it
+        acked = transition("sup-1", state="acknowledged", queue="billing",
+                           acknowledged_by="sam", comment="on it")
+        await publish_alert(redis, settings, acked)
+        for view in (sup, admin):
+            await view.wait_for_alerts(
+                lambda alerts: alerts["sup-1"]["acknowledged_by"] == "sam")
+        # refused: already acknowledged, not its audience, unknown, malformed
+        for ack, why in [({"alert_id": "sup-1"}, "already acknowledged by sam"),
+                         ({"alert_id": "qa-1"}, "this alert is for qa"),
+                         ({"alert_id": "nope"}, "no open alert 'nope'"),
+                         ({"alert_id": ["x"]}, "alert_id must be")]:
+            await sup.ws.send(orjson.dumps({"type": "ack", **ack}).decode())
+            message = await sup.receive_type("error")
+            assert why in message["message"], message
+        assert await redis.xlen(settings.alert_acks_stream) == 1
+
+
+async def test_a_viewer_cannot_acknowledge(
+    guarded: RunningGateway, redis: aioredis.Redis
+) -> None:
+    async with live_view(guarded, "?token=tok-viewer") as view:
+        await view.ws.send(orjson.dumps({"type": "ack", "tenant": "default",
+                                         "alert_id": "sup-1"}).decode())
+        message = await view.receive_type("error")
+        assert message["message"] == "ack: the role 'viewer' may not acknowledge alerts"
+    assert await redis.xlen(guarded.settings.alert_acks_stream) == 0
+
+
+async def test_rate_limit_closes_a_flooding_client(
+    guarded: RunningGateway, redis: aioredis.Redis
+) -> None:
+    async with live_view(guarded, "?token=tok-viewer") as calm:
+        async with live_view(guarded, "?token=tok-viewer") as flood:
+            subscribe = orjson.dumps({"type": "subscribe"}).decode()
+            for _ in range(30):
+                await flood.ws.send(subscribe)
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await flood.receive()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+            errors = [m["message"] for m in flood.messages if m["type"] == "error"]
+            assert errors == ["too many messages (at most 5 a second, 10 at once)"]
+        await publish(redis, guarded.settings, update(2, dead_letters=9))
+        await calm.wait_for(lambda s: s.get("dead_letters") == 9)
+
+
+async def test_editing_the_tokens_file_revokes_and_issues(
+    guarded: RunningGateway, redis: aioredis.Redis
+) -> None:
+    tokens_file = Path(str(guarded.settings.tokens_file))
+    async with live_view(guarded, "?token=tok-qa") as qa, \
+            live_view(guarded, "?token=tok-sup") as sup:
+        write_tokens(tokens_file, {**{k: v for k, v in TOKENS.items() if k != "tok-qa"},
+                                   "tok-new": {"name": "nia", "role": "wfm"}})
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await qa.receive(timeout=5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+        assert qa.messages[-1] == {"type": "error", "message": "your token was revoked"}
+        message, code = await refused(guarded, "?token=tok-qa")
+        assert code == 4401
+        async with live_view(guarded, "?token=tok-new") as new:
+            assert new.access["name"] == "nia" and new.access["role"] == "wfm"
+        await publish(redis, guarded.settings, update(2, dead_letters=4))
+        await sup.wait_for(lambda s: s.get("dead_letters") == 4)  # the others stay
