@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from types import FrameType
 
 from stream.embedded import EmbeddedServer, start_kafka, start_redis
 from stream.kafka import ensure_topics
-from stream.settings import Settings
+from stream.settings import Settings, TokenSettings
 
 logger = logging.getLogger(__name__)
 
@@ -74,13 +75,20 @@ def up(settings: Settings, simulate: bool = False, speed: str = "1", seed: int =
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    token = ""
+    if not settings.tokens and not settings.tokens_file:
+        # The demo: one admin token for this run, printed in the wallboard's URL.
+        token = secrets.token_hex(16)
+        settings = settings.model_copy(update={"tokens": {
+            token: TokenSettings(name="demo admin", role="admin")}})
     with servers(settings) as live:
         ensure_topics(live)
         children = [spawn(["worker"], live), spawn(["gateway"], live)]
         if simulate:
             children.append(spawn(["simulate", "--speed", speed, "--seed", str(seed),
                                    "--hours", "24"], live))
-        print(f"wallboard: http://{live.host}:{live.http_port}/", flush=True)
+        query = f"?token={token}" if token else ""
+        print(f"wallboard: http://{live.host}:{live.http_port}/{query}", flush=True)
         print("press Ctrl-C to stop", flush=True)
         code = 0
         try:
