@@ -1,0 +1,439 @@
+"""WebSocket fan-out: ``python -m bench.fanout [--clients N] [--seconds S] [--silent M]``.
+
+The whole pipeline (embedded broker + Redis, one worker, one gateway process) with a steady
+stream of simulated events (``--rate``, default 200 events/s), so that the worker publishes
+about four updates a second (``publish_interval_s`` 0.25 s). A client process (asyncio, all
+clients in one loop, ``--compression deflate`` as browsers offer it) connects N WebSocket
+clients subscribed to the tenant and measures, for every update each client receives, the
+*push lag*: its receive time minus the update's ``published_at`` (the worker's wall clock
+when it began the publication, so the worker's publication time is included), and the
+*gateway lag*: its receive time minus the time the update (by ``seq``) arrived on the Redis
+channel, as seen by a subscriber in the benchmark process.
+
+Two phases of ``--seconds`` each, one after the other on the same clients:
+
+1. ``clients``: the N clients;
+2. ``with_silent``: the same, plus M clients (``--silent``, default 50) that do the
+   WebSocket handshake on a raw socket and then never read.
+
+For each phase: p50 / p99 / max of the lags (all clients' updates pooled), updates per
+client per second, CPU% of the gateway (and of the other processes; 100 % = one core).
+Several runs (``--runs``) give medians. Prints a table and writes
+``bench/results-fanout.json``. The center is put at midday (``servers.midday_timezone``):
+an update carries the changed queues' intervals of the day so far, so its size depends on
+the hour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import multiprocessing
+import os
+import resource
+import socket
+import statistics
+import threading
+import time
+from array import array
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import redis
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from bench.servers import (
+    CpuMeter,
+    Stack,
+    add_settings_option,
+    embedded_stack,
+    machine,
+    midday_timezone,
+    percentile,
+    produce_steady,
+    settings_overrides,
+)
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results-fanout.json"
+PHASES = ("clients", "with_silent")
+TARGET_P99_S = 0.100  # 1,000 clients
+TARGET_SILENT_CHANGE = 0.20  # silent clients change the others' p99 by less than this
+CONNECT_CONCURRENCY = 50
+SETTLE_S = 2.0
+CHECK_EVERY = 97  # every n-th update a client receives is also fully decoded, as a check
+
+
+# ------------------------------------------------------------------------ client process
+
+def _field(raw: bytes, name: bytes) -> float:
+    """A top-level number of an update, found without decoding the whole message.
+
+    The gateway's updates end with their scalar fields (``gateway.state.coalesce`` adds them
+    after the entries), so the last occurrence of the key is the top-level one; every
+    ``CHECK_EVERY``-th message is checked against a full decode.
+    """
+    key = b'"' + name + b'":'
+    at = raw.rfind(key)
+    if at < 0:
+        return float("nan")
+    start = at + len(key)
+    end = start
+    while end < len(raw) and raw[end] in b"0123456789.eE+-":
+        end += 1
+    return float(raw[start:end])
+
+
+class Recorder:
+    """The updates received in the current phase, all clients pooled."""
+
+    def __init__(self, clients: int) -> None:
+        self.recording = False
+        self.received = array("d")
+        self.published = array("d")
+        self.seqs = array("q")
+        self.counts = [0] * clients
+        self.closed = 0
+        self.checked = 0
+
+    def reset(self) -> None:
+        self.received, self.published, self.seqs = array("d"), array("d"), array("q")
+        self.counts = [0] * len(self.counts)
+
+    def take(self) -> dict[str, Any]:
+        return {"received": self.received.tolist(), "published": self.published.tolist(),
+                "seqs": self.seqs.tolist(), "counts": list(self.counts)}
+
+
+async def _read(ws: ClientConnection, index: int, recorder: Recorder) -> None:
+    n = 0
+    try:
+        while True:
+            raw = await ws.recv(decode=False)
+            received = time.time()
+            if not recorder.recording or b'"type":"update"' not in raw[:32]:
+                continue
+            published = _field(raw, b"published_at")
+            seq = int(_field(raw, b"seq"))
+            n += 1
+            if n % CHECK_EVERY == 0:
+                data = orjson.loads(raw)["data"]
+                if data.get("published_at") != published or data.get("seq") != seq:
+                    raise AssertionError("the update's scalar fields were misread")
+                recorder.checked += 1
+            recorder.received.append(received)
+            recorder.published.append(published)
+            recorder.seqs.append(seq)
+            recorder.counts[index] += 1
+    except ConnectionClosed:
+        recorder.closed += 1
+
+
+async def _silent_client(host: str, port: int, path: str, deflate: bool) -> socket.socket:
+    """A WebSocket handshake on a raw socket; then nothing is ever read from it."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    await loop.sock_connect(sock, (host, port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    extension = ("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+                 if deflate else "")
+    request = (f"GET {path}?tenant=default HTTP/1.1\r\nHost: {host}:{port}\r\n"
+               f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+               f"Sec-WebSocket-Version: 13\r\n{extension}\r\n")
+    await loop.sock_sendall(sock, request.encode())
+    return sock
+
+
+async def _clients_main(url: str, clients: int, silent: int, seconds: float,
+                        compression: str | None, conn: Any) -> None:
+    recorder = Recorder(clients)
+    connections: list[ClientConnection] = []
+    readers: list[asyncio.Task[None]] = []
+    limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
+    subscribe = orjson.dumps({"type": "subscribe", "tenant": "default"}).decode()
+
+    async def open_client(index: int) -> None:
+        async with limit:
+            ws = await connect(url, max_size=None, ping_interval=None, open_timeout=60,
+                               close_timeout=2, compression=compression)
+            connections.append(ws)
+            await ws.send(subscribe)
+            await ws.recv(decode=False)  # the snapshot
+        readers.append(asyncio.create_task(_read(ws, index, recorder)))
+
+    started = time.monotonic()
+    await asyncio.gather(*(open_client(i) for i in range(clients)))
+    conn.send(("connected", time.monotonic() - started))
+    await asyncio.sleep(SETTLE_S)
+    results: dict[str, Any] = {}
+    sockets: list[socket.socket] = []
+    split = urlsplit(url)
+    try:
+        for phase in PHASES:
+            if phase == "with_silent":
+                sockets = list(await asyncio.gather(*(
+                    _silent_client(split.hostname or "", split.port or 80, split.path,
+                                   compression == "deflate") for _ in range(silent))))
+            recorder.reset()
+            conn.send(("start", phase))
+            recorder.recording = True
+            await asyncio.sleep(seconds)
+            recorder.recording = False
+            conn.send(("end", phase))
+            results[phase] = recorder.take()
+        results["closed_during_run"] = recorder.closed
+        results["checked"] = recorder.checked
+    finally:
+        for sock in sockets:
+            sock.close()
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*(ws.close() for ws in connections), return_exceptions=True)
+    conn.send(("results", results))
+
+
+def client_process(url: str, clients: int, silent: int, seconds: float,
+                   compression: str | None, conn: Any) -> None:
+    """Entry point of the client process."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = clients + silent + 256
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
+    try:
+        asyncio.run(_clients_main(url, clients, silent, seconds, compression, conn))
+    except BaseException as exc:
+        conn.send(("error", repr(exc)))
+        raise
+
+
+# ---------------------------------------------------------------------- benchmark process
+
+class RedisArrivals:
+    """When each update (by ``seq``) arrived on the tenant's Redis channel (a thread)."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.client = stack.redis()
+        self.pubsub = self.client.pubsub()
+        self.pubsub.subscribe(stack.settings.updates_channel("default"))
+        self.arrivals: dict[int, float] = {}
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="redis-arrivals", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            message = self.pubsub.get_message(ignore_subscribe_messages=True, timeout=0.2)
+            if message is not None:
+                self.arrivals[int(orjson.loads(message["data"])["seq"])] = time.time()
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join(5)
+        self.pubsub.close()
+        self.client.close()
+
+
+def _summary(samples: dict[str, Any], arrivals: dict[int, float], seconds: float,
+             cpu: dict[str, float], updates_published: int) -> dict[str, Any]:
+    received, published, seqs = samples["received"], samples["published"], samples["seqs"]
+    push = [r - p for r, p in zip(received, published, strict=True)]
+    gateway = [r - arrivals[s] for r, s in zip(received, seqs, strict=True) if s in arrivals]
+    counts = samples["counts"]
+    return {
+        "updates_received": len(push),
+        "push_p50_s": percentile(push, 50), "push_p99_s": percentile(push, 99),
+        "push_max_s": max(push, default=float("nan")),
+        "gateway_p50_s": percentile(gateway, 50), "gateway_p99_s": percentile(gateway, 99),
+        "updates_published_per_s": updates_published / seconds,
+        "updates_per_client_per_s": statistics.median(counts) / seconds if counts else 0.0,
+        "min_updates_per_client_per_s": min(counts, default=0) / seconds,
+        "cpu_percent": {name: round(value, 1) for name, value in cpu.items()},
+    }
+
+
+def run_once(clients: int, silent: int, seconds: float, rate: float,
+             compression: str | None, tag: str,
+             overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Both phases on a fresh stack."""
+    with embedded_stack(tag, **{"timezone": midday_timezone(), **(overrides or {})}) as stack:
+        worker = stack.start_worker()
+        gateway = stack.start_gateway()
+        stack.wait_worker_ready(worker)
+        context = multiprocessing.get_context("spawn")
+        stop, produced = context.Event(), context.Queue()
+        budget = 120 + clients / 20 + 2 * seconds + SETTLE_S  # connecting, phases, margins
+        producer = context.Process(target=produce_steady, name="bench-producer",
+                                   args=(stack.settings.model_dump(), rate, budget, stop,
+                                         produced))
+        ours, theirs = context.Pipe()
+        client = context.Process(target=client_process, name="bench-clients",
+                                 args=(stack.ws_url, clients, silent, seconds, compression,
+                                       theirs))
+        arrivals = RedisArrivals(stack)
+        store = stack.redis()
+        try:
+            producer.start()
+            client.start()
+            assert client.pid is not None and producer.pid is not None
+            meter = CpuMeter({"gateway": gateway.pid, "clients": client.pid,
+                              "worker": worker.pid, "broker": stack.kafka.proc.pid,
+                              "redis": stack.store.proc.pid, "producer": producer.pid})
+            phases: dict[str, dict[str, Any]] = {}
+            seq_at_start = 0
+            deadline = time.monotonic() + budget
+            samples: dict[str, Any] | None = None
+            connect_s = float("nan")
+            while samples is None:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the client process did not finish in time")
+                for name, proc in (("worker", worker), ("gateway", gateway)):
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"{name} exited:\n{stack.log_tail(proc)}")
+                if not ours.poll(0.2):
+                    if not client.is_alive():
+                        raise RuntimeError(f"client process exited ({client.exitcode})")
+                    continue
+                kind, value = ours.recv()
+                if kind == "connected":
+                    connect_s = value
+                elif kind == "start":
+                    seq_at_start = _seq(stack, store)
+                    meter.start()
+                elif kind == "end":
+                    phases[value] = {"cpu": meter.stop(),
+                                     "published": _seq(stack, store) - seq_at_start,
+                                     "backlog": _gateway_backlog(store)}
+                elif kind == "results":
+                    samples = value
+                else:
+                    raise RuntimeError(f"client process failed: {value}")
+        finally:
+            stop.set()
+            for proc in (client, producer):
+                proc.join(30)
+                if proc.is_alive():
+                    proc.kill()
+            arrivals.close()
+            store.close()
+        dropped = stack.log_text(gateway).count("client too slow")
+        result: dict[str, Any] = {
+            "clients": clients, "silent": silent, "connect_s": connect_s,
+            "closed_during_run": samples["closed_during_run"],
+            "gateway_slow_clients_dropped_so_far": dropped,
+        }
+        for phase in PHASES:
+            result[phase] = _summary(samples[phase], arrivals.arrivals, seconds,
+                                     phases[phase]["cpu"], phases[phase]["published"])
+            result[phase]["gateway_redis_backlog_bytes_at_end"] = phases[phase]["backlog"]
+        return result
+
+
+def _gateway_backlog(store: redis.Redis) -> int:
+    """Bytes of updates Redis holds for the gateway (its pattern subscription) unread."""
+    return sum(int(c.get("omem", 0)) for c in store.client_list()
+               if int(c.get("psub", 0)) > 0)
+
+
+def _seq(stack: Stack, store: redis.Redis) -> int:
+    raw = store.get(stack.settings.snapshot_key("default"))
+    return int(orjson.loads(raw)["seq"]) if raw else 0
+
+
+METRICS = ("push_p50_s", "push_p99_s", "push_max_s", "gateway_p50_s", "gateway_p99_s",
+           "updates_published_per_s", "updates_per_client_per_s",
+           "min_updates_per_client_per_s")
+
+
+def run(clients: int = 1000, seconds: float = 30.0, runs: int = 1, silent: int = 50,
+        rate: float = 200.0, compression: str | None = "deflate",
+        overrides: dict[str, Any] | None = None, verbose: bool = True) -> dict[str, Any]:
+    """Medians over ``runs`` of each phase's figures (seconds)."""
+    details: list[dict[str, Any]] = []
+    for run_index in range(runs):
+        result = run_once(clients, silent, seconds, rate, compression, f"fan-{run_index}",
+                          overrides)
+        details.append(result)
+        if verbose:
+            for phase in PHASES:
+                r = result[phase]
+                print(f"  run {run_index + 1}/{runs} {phase:<12} push p50 "
+                      f"{r['push_p50_s'] * 1000:,.0f} p99 {r['push_p99_s'] * 1000:,.0f} max "
+                      f"{r['push_max_s'] * 1000:,.0f} ms, gateway p50 "
+                      f"{r['gateway_p50_s'] * 1000:,.0f} p99 {r['gateway_p99_s'] * 1000:,.0f}"
+                      f" ms, {r['updates_per_client_per_s']:.1f} upd/s/client "
+                      f"(published {r['updates_published_per_s']:.1f}/s), gateway's unread "
+                      f"Redis {r['gateway_redis_backlog_bytes_at_end'] / 1e6:.1f} MB, cpu "
+                      f"{r['cpu_percent']}", flush=True)
+    summary: dict[str, Any] = {}
+    for phase in PHASES:
+        row: dict[str, Any] = {}
+        for key in METRICS:
+            values = [d[phase][key] for d in details]
+            row[key] = statistics.median(values)
+            row[key + "_range"] = [min(values), max(values)]
+        row["cpu_percent"] = {
+            name: statistics.median(d[phase]["cpu_percent"][name] for d in details)
+            for name in details[0][phase]["cpu_percent"]}
+        summary[phase] = row
+    base, loaded = summary["clients"]["push_p99_s"], summary["with_silent"]["push_p99_s"]
+    return {
+        "benchmark": "fanout", "clients": clients, "silent": silent, "seconds": seconds,
+        "runs": runs, "rate": rate, "compression": compression or "none",
+        "settings_overrides": overrides or {}, "machine": machine(),
+        "target_p99_s": TARGET_P99_S, "target_silent_change": TARGET_SILENT_CHANGE,
+        "phases": summary, "silent_p99_change": (loaded - base) / base if base else None,
+        "runs_detail": details,
+    }
+
+
+def print_table(results: dict[str, Any]) -> None:
+    print(f"\n{results['clients']:,} clients (+{results['silent']} silent in the second "
+          f"phase), {results['rate']:,.0f} events/s, compression {results['compression']}, "
+          f"medians of {results['runs']} run(s) of {results['seconds']:.0f} s per phase")
+    print(f"{'phase':<13}{'push p50':>10}{'push p99':>10}{'push max':>10}{'gw p50':>8}"
+          f"{'gw p99':>8}{'upd/s/cl':>10}{'published/s':>13}{'gateway cpu':>13}"
+          f"{'clients cpu':>13}")
+    for phase, row in results["phases"].items():
+        cpu = row["cpu_percent"]
+        print(f"{phase:<13}" + "".join(
+            f"{row[k] * 1000:>{w},.0f}" for k, w in (
+                ("push_p50_s", 10), ("push_p99_s", 10), ("push_max_s", 10),
+                ("gateway_p50_s", 8), ("gateway_p99_s", 8)))
+              + f"{row['updates_per_client_per_s']:>10.1f}"
+              f"{row['updates_published_per_s']:>13.1f}{cpu['gateway']:>12.0f}%"
+              f"{cpu['clients']:>12.0f}%")
+    change = results["silent_p99_change"]
+    print("(ms; push: from published_at, gw: from the update's arrival on Redis)")
+    print(f"silent clients change the push p99 by "
+          f"{'-' if change is None else f'{change * 100:+.0f} %'}; targets: p99 <= "
+          f"{TARGET_P99_S * 1000:.0f} ms at 1,000 clients, change < "
+          f"{TARGET_SILENT_CHANGE * 100:.0f} %")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=30.0, help="per phase")
+    parser.add_argument("--silent", type=int, default=50)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--rate", type=float, default=200.0, help="events/s")
+    parser.add_argument("--compression", choices=("deflate", "none"), default="deflate",
+                        help="what the clients offer (browsers offer deflate)")
+    add_settings_option(parser)
+    args = parser.parse_args()
+    compression = None if args.compression == "none" else args.compression
+    results = run(args.clients, args.seconds, args.runs, args.silent, args.rate, compression,
+                  settings_overrides(args))
+    print_table(results)
+    RESULTS.write_text(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode())
+    print(f"written to {RESULTS.relative_to(HERE.parent)}")
+
+
+if __name__ == "__main__":
+    main()
