@@ -265,6 +265,11 @@ def print_table(results: dict[str, Any]) -> None:
         cpu = row["cpu_percent"]
         print(f"{row['rate']:>9,.0f}{row['events_per_s_sent']:>9,.0f}{cells}"
               f"{cpu['worker']:>11.0f}%{cpu['gateway']:>12.0f}%")
+    print("stages, p50 / p99 ms: " + "; ".join(
+        f"{row['rate']:,.0f}/s: " + ", ".join(
+            f"{name.replace('_', ' ')} {row[name + '_p50_s'] * 1000:,.0f} / "
+            f"{row[name + '_p99_s'] * 1000:,.0f}" for name in STAGES)
+        for row in results["rates"]))
     print(f"target: p99 <= {TARGET_P99_S * 1000:.0f} ms at 5,000 events/s")
 
 

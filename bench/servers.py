@@ -32,8 +32,9 @@ from stream.embedded import EmbeddedServer, free_port, start_kafka, start_redis
 from stream.kafka import EventSender, ensure_topics
 from stream.settings import Settings
 
+psutil: Any
 try:
-    import psutil
+    import psutil  # type: ignore[import-untyped,no-redef]
 except ImportError:  # optional: /proc is read instead
     psutil = None
 
