@@ -21,31 +21,19 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from bench import memory, throughput
-from producers.simulator import default_config, simulate
+from bench.servers import simulated_events
 from stream.events import decode_message
 from stream.report import new_partition_state
 from stream.settings import Settings
 
 HERE = Path(__file__).parent
 PARTS = ("engine", "throughput", "memory", "replay")
-
-
-def simulated_events(count: int) -> list[dict[str, object]]:
-    events: list[dict[str, object]] = []
-    day = 0
-    while len(events) < count:
-        start = datetime(2026, 11, 23, 8, tzinfo=UTC).replace(day=23 + day)
-        config = default_config(hours=12, seed=100 + day, agents=200, start=start)
-        events.extend(simulate(config))
-        day += 1
-    return events[:count]
 
 
 def bench_engine(events: list[dict[str, object]]) -> float:

@@ -10,12 +10,13 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 
 from gateway.server import run_gateway
 from stream.embedded import EmbeddedServer, start_kafka, start_redis
@@ -52,6 +53,16 @@ def redis_server() -> Iterator[EmbeddedServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(name="redis")
+async def async_redis(redis_server: EmbeddedServer) -> AsyncIterator[aioredis.Redis]:
+    """An asyncio client of the session's own Redis (``redis_server``)."""
+    client = aioredis.Redis(host=redis_server.host, port=redis_server.port)
+    try:
+        yield client
+    finally:
+        await client.aclose()
 
 
 @pytest.fixture

@@ -73,12 +73,15 @@ def archive_record(contribution: Contribution, last_ts: int) -> list[object]:
     still in progress when it is archived no longer holds its interval open."""
     legs = [[queue, queued, [0 if i == IN_PROGRESS else x for i, x in enumerate(vector)]]
             for queue, queued, vector in contribution.legs]
-    # A leg still waiting counts as waiting for MAX_WAIT_MS, and only contacts quiet for
-    # longer are archived in progress: keep that time as a span, so peaks do not change.
-    lost = [[queue, queued, queued + MAX_WAIT_MS] for queue, queued in contribution.waiting]
     return ["archived", last_ts, legs,
-            [list(span) for span in contribution.spans] + lost,
+            [list(span) for span in (*contribution.spans, *lost_spans(contribution))],
             [list(wrap) for wrap in contribution.wraps]]
+
+
+def lost_spans(contribution: Contribution) -> list[tuple[str, int, int]]:
+    """A leg still waiting counts as waiting for ``MAX_WAIT_MS``, and only contacts quiet
+    for longer are archived in progress: that time, kept as a span, keeps the peaks."""
+    return [(queue, queued, queued + MAX_WAIT_MS) for queue, queued in contribution.waiting]
 
 
 def is_archive_record(value: object) -> bool:
@@ -437,27 +440,26 @@ class PartitionState:
         contributions, old periods and old agent marks go once they are older than anything
         a view shows. Returns ``(archived, forgotten)``: the keys with the archive record to
         store in place of their facts, and the keys whose record can be deleted."""
+        now = self.clock
+        due = [key for key, facts in self.contacts.items()
+               if facts.last_ts < now.get(key[0], 0) - self.lateness_ms - DAY_MS
+               or (facts.complete and facts.last_ts < now.get(key[0], 0) - self.lateness_ms)]
         archived: list[tuple[tuple[str, str], list[object]]] = []
-        for key, facts in self.contacts.items():
-            horizon = self.clock.get(key[0], 0) - self.lateness_ms
-            if facts.last_ts < horizon - DAY_MS or (facts.complete and facts.last_ts < horizon):
-                archived.append((key, []))
-        for i, (key, _) in enumerate(archived):
+        for key in due:
+            tenant = key[0]
             facts = self.contacts.pop(key)
             contribution = self.contributions.pop(key, EMPTY)
-            self._set_waiting(key[0], key[1], contribution.waiting, [])
-            # A leg left waiting counted as waiting for MAX_WAIT_MS: keep that as a span.
-            self._add_spans(key[0], [(queue, queued, queued + MAX_WAIT_MS)
-                                     for queue, queued in contribution.waiting], 1)
+            self._set_waiting(tenant, key[1], contribution.waiting, [])
+            self._add_spans(tenant, lost_spans(contribution), 1)
             # A contact archived while still in progress no longer holds its interval open.
             for queue, queued, vector in contribution.legs:
                 if vector[IN_PROGRESS]:
-                    counters = self.intervals.get((key[0], queue), {}).get(interval_start(queued))
+                    start = interval_start(queued)
+                    counters = self.intervals.get((tenant, queue), {}).get(start)
                     if counters is not None:
                         counters[IN_PROGRESS] -= 1
-                        self.dirty_intervals.add((key[0], queue, interval_start(queued)))
-            record = archive_record(contribution, facts.last_ts)
-            archived[i] = (key, record)
+                        self.dirty_intervals.add((tenant, queue, start))
+            archived.append((key, archive_record(contribution, facts.last_ts)))
             self.archived[key] = facts.last_ts
         forgotten: list[tuple[str, str]] = []
         for key, last_ts in self.archived.items():

@@ -31,15 +31,6 @@ XSS = '<img src=x onerror="window.__pwned = 1">'
 
 
 @pytest.fixture
-async def redis(redis_server: EmbeddedServer) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis(host=redis_server.host, port=redis_server.port)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
 async def gateway(redis_server: EmbeddedServer,
                   redis: aioredis.Redis) -> AsyncIterator[RunningGateway]:
     """A gateway with tokens, a tenant's figures and one open alert."""

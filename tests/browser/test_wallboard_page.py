@@ -13,7 +13,6 @@ import pytest
 import redis.asyncio as aioredis
 from playwright.async_api import Page, expect
 
-from stream.embedded import EmbeddedServer
 from stream.settings import TokenSettings
 from tests.alerts import transition
 
@@ -27,15 +26,6 @@ SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "wallboard.png"
 XSS_NAME = '<img src=x onerror="window.__pwned = 1">Eve'
 BILLING_SL_FORMULA = ("Service level (abandons ignored) = answered within 30 s ÷ (judged − "
                       "abandoned within 30 s); abandons under 5 s not counted")
-
-
-@pytest.fixture
-async def redis(redis_server: EmbeddedServer) -> Any:
-    client = aioredis.Redis(host=redis_server.host, port=redis_server.port)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 def levels(within: int, abandoned_within: int, judged: int, answered: int) -> Json:

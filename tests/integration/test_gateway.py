@@ -37,15 +37,6 @@ Json = dict[str, Any]
 
 
 @pytest.fixture
-async def redis(redis_server: EmbeddedServer) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis(host=redis_server.host, port=redis_server.port)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
 async def settings(redis_server: EmbeddedServer) -> Settings:
     return Settings(
         redis_url=f"redis://{redis_server.host}:{redis_server.port}/0",

@@ -97,15 +97,6 @@ async def endpoint(**options: Any) -> AsyncIterator[Endpoint]:
                 await server.wait_closed()
 
 
-@pytest.fixture
-async def redis(redis_server: EmbeddedServer) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.Redis(host=redis_server.host, port=redis_server.port)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
 def make_settings(redis_server: EmbeddedServer, *webhooks: WebhookSettings,
                   **overrides: Any) -> Settings:
     return Settings(redis_url=f"redis://{redis_server.host}:{redis_server.port}/0",

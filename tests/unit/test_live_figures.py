@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import itertools
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
 
 from stream.events import EVENT_ADAPTER, Event
-from stream.metrics.definitions import Calendar, QueueRule
+from stream.metrics.definitions import INTERVAL_MS, Calendar, QueueRule
 from stream.metrics.facts import AgentFacts, ContactFacts
 from stream.metrics.merge import diff_snapshots, snapshot
 from stream.metrics.partition import PartitionState
@@ -292,10 +292,6 @@ def test_diff_holds_only_changed_entries(section: str) -> None:
 ])
 def test_a_day_start_skipped_by_dst_begins_at_the_first_local_time_after_it(
         zone: str, day_start: str, date_: str, first: str, hours: float) -> None:
-    from datetime import date, time
-
-    from stream.metrics.definitions import INTERVAL_MS
-
     center = Calendar(ZoneInfo(zone), time.fromisoformat(day_start))
     day = date.fromisoformat(date_).toordinal()
     start, end = center.day_bounds(day)
