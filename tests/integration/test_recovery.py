@@ -81,13 +81,18 @@ def test_a_worker_killed_mid_replay_restarts_with_exact_figures(
     settings = make_settings(batch_max=500)
     rows, total = expected(day_stream, settings)
     first = start_worker(settings)
-    replay(day_stream, settings, speed=None, progress=None)
+    # Paced (ten hours in about 60 s), so that the kill lands mid-stream however fast the
+    # worker is.
+    sending = threading.Thread(
+        target=replay, args=(day_stream, settings), kwargs={"speed": 600.0, "progress": None})
+    sending.start()
     wait_until(lambda: processed(settings) >= total * 0.3, timeout=120, interval=0.05)
     assert processed(settings) < total * 0.9, "the kill must land mid-stream"
     assert first.proc is not None
     first.proc.kill()  # SIGKILL: no flush, no commit, no goodbye
     first.proc.wait()
     start_worker(settings)
+    sending.join()
     finish(settings)
 
     got = strip(read_intervals(settings))
