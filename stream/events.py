@@ -21,6 +21,7 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     ValidationError,
+    model_validator,
 )
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=256)]
@@ -138,6 +139,78 @@ class TranscriptSegment(_Event):
     text: Text
 
 
+# ------------------------------------------------------------ workforce management
+# docs/metrics.md section 5. Not contact or agent activity: published plans.
+
+
+class ScheduleSegment(BaseModel):
+    """One stretch of an agent's schedule: ``activity`` (open, break, lunch, meeting,
+    training, off, or any other name) from ``start`` to ``end``."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    start: AwareDatetime
+    end: AwareDatetime
+    activity: NonEmpty
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ScheduleSegment:
+        if self.end <= self.start:
+            raise ValueError("a segment must end after it starts")
+        return self
+
+
+class SchedulePublished(_Event):
+    """An agent's schedule as published at ``ts``; it replaces the schedules published
+    before it over the range it covers, from ``ts`` on. The range is
+    [``covers_from``, ``covers_to``), by default the center's days the segments touch."""
+
+    type: Literal["schedule.published"]
+    agent_id: NonEmpty
+    segments: tuple[ScheduleSegment, ...] = Field(default=(), max_length=2000)
+    covers_from: AwareDatetime | None = None
+    covers_to: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SchedulePublished:
+        if not self.segments and (self.covers_from is None or self.covers_to is None):
+            raise ValueError("a schedule without segments needs covers_from and covers_to")
+        if (self.covers_from is not None and self.covers_to is not None
+                and self.covers_to <= self.covers_from):
+            raise ValueError("covers_to must be after covers_from")
+        ordered = sorted(self.segments, key=lambda s: s.start)
+        for before, after in zip(ordered, ordered[1:], strict=False):
+            if after.start < before.end:
+                raise ValueError(f"segments overlap at {after.start.isoformat()}")
+        return self
+
+
+class ForecastInterval(BaseModel):
+    """The forecast of one 15-minute interval (``start`` on the quarter hour)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    start: AwareDatetime
+    volume: float = Field(ge=0, le=1_000_000)
+    aht_s: float = Field(gt=0, le=86_400)
+
+    @model_validator(mode="after")
+    def _on_grid(self) -> ForecastInterval:
+        if self.start.minute % 15 or self.start.second or self.start.microsecond:
+            raise ValueError("an interval starts on the quarter hour (:00, :15, :30, :45)")
+        return self
+
+
+class ForecastPublished(_Event):
+    """A queue's forecast as published at ``ts``: per interval, the latest one wins."""
+
+    type: Literal["forecast.published"]
+    queue: NonEmpty
+    intervals: tuple[ForecastInterval, ...] = Field(min_length=1, max_length=5000)
+
+
+WfmEvent = SchedulePublished | ForecastPublished
+
 ContactEvent = (
     ContactQueued
     | ContactAnswered
@@ -149,7 +222,7 @@ ContactEvent = (
     | ContactWrapped
 )
 Event = Annotated[
-    ContactEvent | AgentState | ChatMessage | TranscriptSegment,
+    ContactEvent | AgentState | ChatMessage | TranscriptSegment | WfmEvent,
     Field(discriminator="type"),
 ]
 EVENT_TYPES: tuple[str, ...] = (
@@ -164,6 +237,8 @@ EVENT_TYPES: tuple[str, ...] = (
     "agent.state",
     "chat.message",
     "transcript.segment",
+    "schedule.published",
+    "forecast.published",
 )
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
@@ -268,8 +343,13 @@ def agent_key(tenant: str, agent_id: str) -> bytes:
     return f"{tenant}|agent|{agent_id}".encode()
 
 
+def queue_key(tenant: str, queue: str) -> bytes:
+    """Forecasts: by tenant and queue."""
+    return f"{tenant}|queue|{queue}".encode()
+
+
 def split_key(key: bytes) -> tuple[str, str, str]:
-    """``(tenant, "contact" | "agent", id)`` from a message key."""
+    """``(tenant, "contact" | "agent" | "queue", id)`` from a message key."""
     tenant, kind, ident = key.decode().split("|", 2)
     return tenant, kind, ident
 
@@ -278,18 +358,23 @@ def event_key(event: Event) -> bytes:
     """The Kafka message key: every event of one contact, or of one agent, shares a key.
 
     Contact, chat and transcript events are keyed by tenant and contact, so all the facts
-    of a contact meet on one partition; agent events by tenant and agent.
+    of a contact meet on one partition; agent events by tenant and agent. A published
+    schedule goes with its agent's events; a forecast is keyed by tenant and queue.
     """
-    if isinstance(event, AgentState):
+    if isinstance(event, AgentState | SchedulePublished):
         return agent_key(event.tenant, event.agent_id)
+    if isinstance(event, ForecastPublished):
+        return queue_key(event.tenant, event.queue)
     return contact_key(event.tenant, event.contact_id)
 
 
 def raw_key(obj: dict[str, object]) -> bytes | None:
     """The key for an undecoded event dict (what replay sends before validation)."""
     tenant = str(obj.get("tenant") or DEFAULT_TENANT)
-    if obj.get("type") == "agent.state" and obj.get("agent_id"):
+    if obj.get("type") in ("agent.state", "schedule.published") and obj.get("agent_id"):
         return agent_key(tenant, str(obj["agent_id"]))
+    if obj.get("type") == "forecast.published" and obj.get("queue"):
+        return queue_key(tenant, str(obj["queue"]))
     if obj.get("contact_id"):
         return contact_key(tenant, str(obj["contact_id"]))
     return None

@@ -27,7 +27,7 @@ from stream.metrics.definitions import INTERVAL_MS, Calendar, to_ms
 from stream.metrics.merge import SECTIONS, closed_until, diff_snapshots, interval_rows, snapshot
 from stream.metrics.partition import PartitionState, PartitionView
 from stream.progress import encode_progress, progress_totals
-from stream.report import calendar, queue_rules
+from stream.report import calendar, queue_rules, wfm_rules
 from stream.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,7 @@ class RedisPublisher:
         self.send_interval = send_interval
         self.calendar: Calendar = calendar(settings)
         self.rules = queue_rules(settings)
+        self.wfm = wfm_rules(settings)
         self.lateness_ms = int(settings.allowed_lateness_s * 1000)
         self.partitions = settings.topic_partitions
         self.published_at: dict[str, float] = {}
@@ -98,7 +99,7 @@ class RedisPublisher:
             views = await self._views(tenant, own, dirty)
             await self._close_intervals(tenant, views, own)
             snap = snapshot(tenant, views, self.calendar, self.rules, self.lateness_ms,
-                            s.rolling_minutes, self.partitions)
+                            s.rolling_minutes, self.partitions, wfm=self.wfm)
             snap.update(totals)
             snap["published_at"] = now
             if await self._write_snapshot(tenant, snap, force=self.due(tenant, now)):

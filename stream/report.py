@@ -23,6 +23,7 @@ from stream.metrics.definitions import SL_VARIANTS, Calendar, QueueRule
 from stream.metrics.merge import interval_rows, snapshot
 from stream.metrics.partition import PartitionState, PartitionView
 from stream.settings import Settings
+from stream.wfm.config import WfmRules
 
 
 def queue_rules(settings: Settings) -> Callable[[str], QueueRule]:
@@ -44,9 +45,14 @@ def calendar(settings: Settings) -> Calendar:
     return Calendar(settings.zone, settings.day_start_time)
 
 
+def wfm_rules(settings: Settings) -> WfmRules:
+    return WfmRules.from_settings(settings.wfm)
+
+
 def new_partition_state(settings: Settings, cal: Calendar | None = None) -> PartitionState:
     return PartitionState(cal or calendar(settings), queue_rules(settings),
-                          settings.allowed_lateness_s, settings.rolling_minutes)
+                          settings.allowed_lateness_s, settings.rolling_minutes,
+                          wfm_rules(settings))
 
 
 def _states(arrivals: Sequence[Iterable[Event]], settings: Settings) -> list[PartitionState]:
@@ -96,7 +102,8 @@ def stream_rows(arrivals: Sequence[Sequence[Event]], settings: Settings,
 def _snapshot(states: Sequence[PartitionState], settings: Settings,
               tenant: str) -> dict[str, object]:
     return snapshot(tenant, _views(states, tenant), calendar(settings), queue_rules(settings),
-                    int(settings.allowed_lateness_s * 1000), settings.rolling_minutes)
+                    int(settings.allowed_lateness_s * 1000), settings.rolling_minutes,
+                    wfm=wfm_rules(settings))
 
 
 def report_snapshot(events: Iterable[Event], settings: Settings,

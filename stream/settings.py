@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stream.sentiment.config import SentimentSettings
+from stream.wfm.config import WfmSettings
 
 
 class QueueSettings(BaseModel):
@@ -90,6 +91,7 @@ class Settings(BaseSettings):
     rolling_minutes: int = Field(default=30, ge=1, le=24 * 60)
     interval_retention_days: int = Field(default=35, ge=1)
     sentiment: SentimentSettings = SentimentSettings()  # docs/sentiment.md
+    wfm: WfmSettings = WfmSettings()  # adherence and intraday, docs/metrics.md section 5
 
     # Worker
     batch_max: int = Field(default=2000, ge=1)

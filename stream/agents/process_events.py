@@ -39,6 +39,7 @@ from stream.events import Rejected, agent_key, contact_key, decode_message, spli
 from stream.metrics.facts import AgentFacts, ContactFacts
 from stream.metrics.partition import CLOSED, LATE, PartitionState, is_archive_record
 from stream.tables.changelog import PartitionedTable, write_durably
+from stream.wfm.state import KINDS as WFM_KINDS
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +140,8 @@ class EventProcessor:
                     states[partition].load_contact(tenant, ident, ContactFacts.load(data))
             elif kind == "agent":
                 states[partition].load_agent(tenant, ident, AgentFacts.load(orjson.loads(value)))
+            elif kind in WFM_KINDS:  # published schedules and forecasts
+                states[partition].wfm.load(kind, tenant, ident, orjson.loads(value))
             elif kind == PROGRESS:
                 self.progress[partition] = Progress.load(value)
         for partition, state in states.items():
@@ -240,6 +243,11 @@ class EventProcessor:
                     self.table.put(partition, agent_key(*akey), orjson.dumps(agent.dump()))
             live.dirty_contacts.clear()
             live.dirty_agents.clear()
+            for wkey, value in live.wfm.take_dirty():  # schedules and forecasts
+                if value is None:
+                    self.table.delete(partition, wkey)
+                else:
+                    self.table.put(partition, wkey, value)
         written = self.table.pending_partitions()
         await write_durably(self.table, also=sent)
         for partition in touched | written:

@@ -33,7 +33,7 @@ from stream.events import Event, event_key
 from stream.kafka import partition_for
 from stream.metrics.definitions import to_ms
 from stream.metrics.merge import snapshot
-from stream.report import calendar, new_partition_state, queue_rules
+from stream.report import calendar, new_partition_state, queue_rules, wfm_rules
 from stream.settings import Settings
 
 
@@ -44,6 +44,7 @@ def backtest(events: Iterable[Event], rules: Sequence[Rule], settings: Settings,
     cadence = Cadence(cadence_ms)
     cal = calendar(settings)
     rule_of = queue_rules(settings)
+    wfm = wfm_rules(settings)
     lateness_ms = int(settings.allowed_lateness_s * 1000)
     count = settings.topic_partitions
     states = [new_partition_state(settings, cal) for _ in range(count)]
@@ -57,7 +58,7 @@ def backtest(events: Iterable[Event], rules: Sequence[Rule], settings: Settings,
             if current is None:
                 views = [s.view(tenant) for s in states if tenant in s.clock]
                 current = figures[tenant] = snapshot(tenant, views, cal, rule_of, lateness_ms,
-                                                     settings.rolling_minutes)
+                                                     settings.rolling_minutes, wfm=wfm)
             transitions.extend(engine.evaluate(current, instant))
 
     for event in events:

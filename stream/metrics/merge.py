@@ -30,6 +30,8 @@ from stream.metrics.definitions import (
     seconds,
 )
 from stream.metrics.partition import BUSY_STATES, PartitionView
+from stream.wfm.config import WfmRules
+from stream.wfm.snapshot import wfm_sections
 
 Rules = Callable[[str], QueueRule]
 
@@ -165,8 +167,9 @@ def interval_rows(tenant: str, views: Sequence[PartitionView], calendar: Calenda
 
 def snapshot(tenant: str, views: Sequence[PartitionView], calendar: Calendar, rules: Rules,
              lateness_ms: int, rolling_minutes: int,
-             partitions: int | None = None) -> dict[str, object]:
-    """The tenant's live figures (docs/live-state.md), as of its stream time."""
+             partitions: int | None = None, wfm: WfmRules | None = None) -> dict[str, object]:
+    """The tenant's live figures (docs/live-state.md), as of its stream time. ``wfm``: the
+    workforce-management settings (default: the defaults)."""
     merged = Merged(views, partitions)
     now = merged.now
     today = calendar.day_of(now)
@@ -197,6 +200,7 @@ def snapshot(tenant: str, views: Sequence[PartitionView], calendar: Calendar, ru
 
     queues: dict[str, object] = {}
     intervals: dict[str, object] = {}
+    windows: dict[str, Counters] = {}
     for queue in queue_names:
         rule = rules(queue)
         by_start = merged.intervals.get(queue, {})
@@ -209,6 +213,7 @@ def snapshot(tenant: str, views: Sequence[PartitionView], calendar: Calendar, ru
             for minute, counters in view.minutes.get(queue, {}).items():
                 if minute >= window_from:
                     add_into(window, counters)
+        windows[queue] = window
         waiting = [q for q in merged.waiting.get(queue, []) if now - q < MAX_WAIT_MS]
         figures = queue_figures(day, merged.not_judged(queue, rule, day_start, day_end), rule)
         rolling = queue_figures(
@@ -235,6 +240,9 @@ def snapshot(tenant: str, views: Sequence[PartitionView], calendar: Calendar, ru
             (int(r["peak_waiting"]) for r in rows  # type: ignore[call-overload]
              if r["offered"] or r["short_abandoned"]), default=0)
 
+    adherence, intraday, team_adherence = wfm_sections(
+        merged.views, agents, windows, merged.intervals, queue_names, rules,  # type: ignore[arg-type]
+        wfm or WfmRules(), today, day_start, day_end, now, rolling_minutes * MINUTE_MS)
     return {
         "tenant": tenant,
         "as_of": calendar.iso(now),
@@ -245,10 +253,14 @@ def snapshot(tenant: str, views: Sequence[PartitionView], calendar: Calendar, ru
         "queues": queues,
         "teams": {team: {"agents": counts, "busy_s": seconds(team_time[team][0]),
                          "idle_s": seconds(team_time[team][1]),
-                         "occupancy": ratio(team_time[team][0], sum(team_time[team]))}
+                         "occupancy": ratio(team_time[team][0], sum(team_time[team])),
+                         **({"adherence": team_adherence[team]} if team in team_adherence
+                            else {})}
                   for team, counts in sorted(team_states.items())},
         "agents": agents,
         "intervals": intervals,
+        "adherence": adherence,
+        "intraday": intraday,
     }
 
 
@@ -291,7 +303,7 @@ def _agents(views: Iterable[PartitionView], today: int, day_start: int,
                              closed_busy, closed_idle, busy, idle, handled.get(agent_id, 0))
 
 
-SECTIONS = ("queues", "teams", "agents", "intervals")
+SECTIONS = ("queues", "teams", "agents", "intervals", "adherence", "intraday")
 
 
 def diff_snapshots(old: dict[str, object] | None, new: dict[str, object]) -> dict[str, object]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from stream.events import AgentState, Event
+from stream.events import AgentState, Event, ForecastPublished, SchedulePublished
 from stream.metrics.definitions import (
     ABANDONED,
     ABANDONED_WITHIN,
@@ -45,6 +45,8 @@ from stream.metrics.definitions import (
     to_ms,
 )
 from stream.metrics.facts import AgentFacts, ContactFacts, Leg
+from stream.wfm.config import WfmRules
+from stream.wfm.state import WfmPartition
 
 BUSY_STATES = frozenset({"on_contact", "acw"})
 DAY_MS = 86_400_000
@@ -163,7 +165,8 @@ class PartitionState:
     """Facts and partial sums for every tenant on one source partition."""
 
     def __init__(self, calendar: Calendar, queue_rule: Callable[[str], QueueRule],
-                 allowed_lateness_s: float = 7200.0, rolling_minutes: int = 30) -> None:
+                 allowed_lateness_s: float = 7200.0, rolling_minutes: int = 30,
+                 wfm_rules: WfmRules | None = None) -> None:
         self.calendar = calendar
         self.queue_rule = queue_rule
         self.lateness_ms = int(allowed_lateness_s * 1000)
@@ -197,6 +200,8 @@ class PartitionState:
         self.dirty_intervals: set[tuple[str, str, int]] = set()
         # (tenant, contact id) -> last event time, of contacts archived (sums only)
         self.archived: dict[tuple[str, str], int] = {}
+        # published schedules and forecasts (stream/wfm)
+        self.wfm = WfmPartition(calendar, wfm_rules or WfmRules())
 
     # ----------------------------------------------------------------- apply
     def effective_clock(self, tenant: str) -> int | None:
@@ -227,6 +232,11 @@ class PartitionState:
             self._tick(tenant, ts)
             self.dirty_tenants.add(tenant)
             self._apply_agent(tenant, event, ts)
+            return None
+        if isinstance(event, SchedulePublished | ForecastPublished):
+            self._tick(tenant, ts)
+            self.dirty_tenants.add(tenant)
+            self.wfm.apply(event, ts)
             return None
         ckey = (tenant, event.contact_id)
         facts = self.contacts.get(ckey)
@@ -503,6 +513,7 @@ class PartitionState:
                     if t == tenant:
                         for day in [d for d in per_day if d < oldest_day]:
                             del per_day[day]
+            self.wfm.forget_before(tenant, self.calendar.day_bounds(oldest_day)[0])
 
     def load_archived(self, tenant: str, contact_id: str, record: list[object]) -> None:
         """Put back an archived contact's sums (restore from the changelog)."""
@@ -567,6 +578,7 @@ class PartitionState:
         for (t, agent_id), per_day in self.handled.items():
             if t == tenant and per_day:
                 view.handled[agent_id] = dict(per_day)
+        view.wfm = self.wfm.view(tenant, self.agents, clock)
         return view
 
 
@@ -584,6 +596,8 @@ class PartitionView:
     agents: dict[str, list[object]] = field(default_factory=dict)
     agent_time: dict[str, dict[int, list[int]]] = field(default_factory=dict)
     handled: dict[str, dict[int, int]] = field(default_factory=dict)
+    # schedules in force and adherence folds per agent, forecasts per queue (stream/wfm)
+    wfm: dict[str, object] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         def keyed(d: dict[int, object]) -> dict[str, object]:
@@ -599,6 +613,7 @@ class PartitionView:
             "agents": self.agents,
             "agent_time": {a: keyed(v) for a, v in self.agent_time.items()},  # type: ignore[arg-type]
             "handled": {a: keyed(v) for a, v in self.handled.items()},  # type: ignore[arg-type]
+            "wfm": self.wfm,
         }
 
     @classmethod
@@ -622,4 +637,5 @@ class PartitionView:
             agents=data.get("agents") or {},  # type: ignore[arg-type]
             agent_time=nested("agent_time"),  # type: ignore[arg-type]
             handled=nested("handled"),  # type: ignore[arg-type]
+            wfm=data.get("wfm") or {},  # type: ignore[arg-type]
         )
