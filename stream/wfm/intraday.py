@@ -97,7 +97,8 @@ def intraday(day: QueueDay, rule: QueueRule, now: int, day_start: int, day_end: 
     for start in range(day_start, day_end, INTERVAL_MS):
         counters = day.counters.get(start)
         fc = day.forecast.get(start)
-        if counters is None and fc is None and start > current:
+        if (counters is None and fc is None and start not in day.planned_ms
+                and start not in day.staffed_ms):
             continue
         offered = counters[OFFERED] if counters else 0
         f_volume: float | None = fc[0] if fc is not None else None
