@@ -9,6 +9,8 @@
     floorpulse report FILE [--json|--csv]      interval rows of a recorded stream (no Kafka)
     floorpulse backtest [--rules FILE] RECORDED.jsonl [--json]   alert rules over a file
     floorpulse sentiment [--json]              score messages read from standard input
+    floorpulse schedule FILE [--published T] [--out FILE]   publish schedules (CSV/JSON)
+    floorpulse forecast FILE [--published T] [--out FILE]   publish forecasts (CSV/JSON)
     floorpulse topics                          create the topics (idempotent)
     floorpulse schema                          print the events' JSON Schema
 """
@@ -96,6 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sen = sub.add_parser("sentiment", help="score messages, one per line on standard input")
     sen.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    for name, what in (("schedule", "agents' schedules"), ("forecast", "queues' forecasts")):
+        plan = sub.add_parser(name, help=f"publish {what} from a CSV or JSON file "
+                                         "(docs/metrics.md section 5)")
+        plan.add_argument("file", type=Path)
+        plan.add_argument("--published", default=None,
+                          help="publication time, ISO (default: now); a schedule replaces "
+                               "the ones published before it from this time on")
+        plan.add_argument("--tenant", default="default")
+        plan.add_argument("--out", type=Path, default=None,
+                          help="write the events as JSONL here instead of publishing them")
     return parser
 
 
@@ -140,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         return backtest_command(settings, args)
     if command == "sentiment":
         return sentiment_command(settings, args)
+    if command in ("schedule", "forecast"):
+        return plan_command(settings, args)
     if command == "topics":
         from stream.kafka import ensure_topics
         ensure_topics(settings)
@@ -260,6 +275,27 @@ def backtest_command(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     transitions = backtest(read_events(args.file), rules, settings)
     sys.stdout.write(format_transitions(transitions, json=args.json))
+    return 0
+
+
+def plan_command(settings: Settings, args: argparse.Namespace) -> int:
+    """``floorpulse schedule|forecast FILE``: the file's events, published or written."""
+    from stream.wfm.loaders import PlanFileError, load_forecast, load_schedule
+    published = _when(args.published, settings) or datetime.now(UTC)
+    load = load_schedule if args.command == "schedule" else load_forecast
+    try:
+        events = load(args.file, settings.zone, published, args.tenant)
+    except PlanFileError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    bodies = [e.model_dump(mode="json", exclude_none=True) for e in events]
+    if args.out is not None:
+        args.out.write_bytes(b"".join(orjson.dumps(b) + b"\n" for b in bodies))
+        print(f"wrote {len(bodies)} events to {args.out}", file=sys.stderr)
+        return 0
+    from producers.live import publish_paced
+    publish_paced(bodies, settings, None)
+    print(f"published {len(bodies)} {args.command} events", file=sys.stderr)
     return 0
 
 
