@@ -287,3 +287,61 @@ for _metric in (
            "seconds the agent has been in after-contact work"),
 ):
     register(_metric)
+
+
+# ------------------------------------------------------- workforce management (stream/wfm)
+def _out_of_adherence(snapshot: Snapshot, now_ms: int) -> Iterator[Reading]:
+    """Seconds of the exception each agent out of adherence is in (up to ``now_ms``); the
+    target is the severe threshold. Agents in adherence have no reading."""
+    tenant = _tenant(snapshot)
+    thresholds = snapshot.get("adherence_thresholds")
+    severe = _number(thresholds.get("severe_s")) if isinstance(thresholds, Mapping) else None
+    for agent, entry in _entries(snapshot, "adherence"):
+        if entry.get("status") not in ("out", "grace"):
+            continue
+        since = _since_ms(entry.get("out_since_epoch"))
+        if since is None:
+            continue
+        team = entry.get("team")
+        yield Reading(Scope(tenant, team=None if team is None else str(team), agent=agent),
+                      max(0, now_ms - since) / 1000, severe)
+
+
+def intraday_figure(path: tuple[str, ...], negate: bool = False,
+                    volume: str | None = None) -> Extractor:
+    """A per-queue figure of the snapshot's ``intraday`` section (``path`` into its entry)."""
+
+    def extract(snapshot: Snapshot, now_ms: int) -> Iterator[Reading]:
+        tenant = _tenant(snapshot)
+        for queue, entry in _entries(snapshot, "intraday"):
+            value: Any = entry
+            for key in path:
+                value = value.get(key) if isinstance(value, Mapping) else None
+            number = _number(value)
+            if number is not None and negate:
+                number = -number
+            yield Reading(Scope(tenant, queue=queue), number, None,
+                          _count(entry.get(volume)) if volume else None)
+
+    return extract
+
+
+for _metric in (
+    Metric("agent.out_of_adherence_s", "agent", "seconds", _out_of_adherence,
+           "seconds the agent has been out of adherence with the published schedule; "
+           "target: the severe threshold (FLOORPULSE_WFM severe_threshold_s)",
+           has_target=True),
+    Metric("queue.agents_short", "queue", "count",
+           intraday_figure(("now", "gap"), negate=True),
+           "agents Erlang C needs now (rolling arrival rate and AHT, the queue's service-level "
+           "target) minus agents staffed now; negative: more than needed"),
+    Metric("queue.agents_short_next", "queue", "count",
+           intraday_figure(("next", "gap"), negate=True),
+           "agents Erlang C needs for the next interval (re-forecast) minus agents scheduled "
+           "to work in it"),
+    Metric("queue.volume_vs_forecast", "queue", "ratio",
+           intraday_figure(("volume_ratio",), volume="offered_so_far"),
+           "contacts offered today ÷ forecast so far (the current interval pro rata)",
+           has_volume=True),
+):
+    register(_metric)

@@ -240,9 +240,10 @@ def snapshot(tenant: str, views: Sequence[PartitionView], calendar: Calendar, ru
             (int(r["peak_waiting"]) for r in rows  # type: ignore[call-overload]
              if r["offered"] or r["short_abandoned"]), default=0)
 
+    rules_wfm = wfm or WfmRules()
     adherence, intraday, team_adherence = wfm_sections(
         merged.views, agents, windows, merged.intervals, queue_names, rules,  # type: ignore[arg-type]
-        wfm or WfmRules(), today, day_start, day_end, now, rolling_minutes * MINUTE_MS)
+        rules_wfm, today, day_start, day_end, now, rolling_minutes * MINUTE_MS)
     return {
         "tenant": tenant,
         "as_of": calendar.iso(now),
@@ -261,6 +262,8 @@ def snapshot(tenant: str, views: Sequence[PartitionView], calendar: Calendar, ru
         "intervals": intervals,
         "adherence": adherence,
         "intraday": intraday,
+        "adherence_thresholds": {"exception_s": rules_wfm.exception_ms / 1000,
+                                 "severe_s": rules_wfm.severe_ms / 1000},
     }
 
 

@@ -196,6 +196,16 @@ def finish(tally: Tally, pieces: Sequence[Piece], state: str, reason: str | None
     out_since = tally.run_start
     piece = activity_at(pieces, now)
     activity = piece[2] if piece is not None else None
+    scheduled = rules.scheduled(activity)
+    adherent_now = activity is not None and scheduled and rules.adherent(activity, state,
+                                                                         reason)
+    if out_since is not None and (adherent_now or not scheduled):
+        # the exception ends at this very instant (a state change, a schedule boundary)
+        if now - out_since < rules.exception_ms:
+            adherent += now - out_since
+        else:
+            exceptions += 1
+        out_since = None
     if out_since is not None:
         if now - out_since < rules.exception_ms:
             adherent += now - out_since
@@ -203,13 +213,12 @@ def finish(tally: Tally, pieces: Sequence[Piece], state: str, reason: str | None
         else:
             status = OUT
             exceptions += 1
-    elif not rules.scheduled(activity):
+    elif not scheduled:
         status = UNSCHEDULED
+    elif adherent_now:
+        status = IN
     else:
-        assert activity is not None
-        status = IN if rules.adherent(activity, state, reason) else GRACE
-        if status == GRACE:
-            out_since = now
+        status, out_since = GRACE, now
     return Adherence(now, status, out_since, tally.scheduled_ms, adherent,
                      tally.work_scheduled_ms, tally.worked_ms, exceptions)
 

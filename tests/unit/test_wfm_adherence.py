@@ -201,3 +201,12 @@ def test_activities_map_to_states_by_setting() -> None:
     assert rules.adherent("wellbeing", "aux", "wellbeing")
     assert not rules.adherent("wellbeing", "aux", "break")
     assert not rules.scheduled("off") and not rules.scheduled(None)
+
+
+def test_the_exception_ends_at_the_instant_the_agent_comes_back() -> None:
+    """Figures taken exactly at the state change that ends a long exception."""
+    events = [schedule(at("07:00"), *DAY_PLAN), state(at("08:55"), "logged_out"),
+              state(at("09:10"), "available")]
+    a1 = figures(events)["a1"]
+    assert a1["status"] == "in" and a1["out_since_epoch"] is None
+    assert (a1["scheduled_s"], a1["adherent_s"], a1["exceptions"]) == (600, 0, 1)
