@@ -19,7 +19,8 @@ from urllib.parse import parse_qs
 
 Json = dict[str, Any]
 
-ENTRY_KINDS = ("queues", "teams", "agents", "intervals")
+# adherence: by agent (shown with the agent); intraday: by queue (shown with the queue)
+ENTRY_KINDS = ("queues", "teams", "agents", "intervals", "adherence", "intraday")
 DEFAULT_TENANT = "default"
 # The alphabet of stream.events.TenantName: tenants name Redis keys.
 TENANT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -246,7 +247,14 @@ class Subscription:
         view = _scalars(snapshot)
         view["queues"] = _select(_entries(snapshot, "queues"), self.shows_queue)
         view["intervals"] = _select(_entries(snapshot, "intervals"), self.shows_queue)
+        view["intraday"] = _select(_entries(snapshot, "intraday"), self.shows_queue)
         view["teams"] = _select(_entries(snapshot, "teams"), self.shows_team)
+        adherence = _entries(snapshot, "adherence")
+        view["adherence"] = (
+            dict(adherence)
+            if not self.filtered
+            else {name: entry for name, entry in adherence.items() if self.shows_agent(entry)}
+        )
         agents = _entries(snapshot, "agents")
         view["agents"] = (
             dict(agents)
@@ -266,10 +274,18 @@ class Subscription:
         view = _scalars(update)
         view["queues"] = _select(_entries(update, "queues"), self.shows_queue)
         view["intervals"] = _select(_entries(update, "intervals"), self.shows_queue)
+        view["intraday"] = _select(_entries(update, "intraday"), self.shows_queue)
         view["teams"] = _select(_entries(update, "teams"), self.shows_team)
+        view["adherence"] = {name: entry for name, entry in _entries(update, "adherence").items()
+                             if self.shows_agent(entry)}
         removed = {
             "queues": [n for n in _removed(update, "queues") if self.shows_queue(n)],
             "intervals": [n for n in _removed(update, "intervals") if self.shows_queue(n)],
+            "intraday": [n for n in _removed(update, "intraday") if self.shows_queue(n)],
+            # an adherence entry's removal is passed on only with its agent's (a filtered
+            # client keeps an entry of an agent who left the section until the agent goes)
+            "adherence": [n for n in _removed(update, "adherence")
+                          if self.shows_agent(change.previous_agents.get(n))],
             "teams": [n for n in _removed(update, "teams") if self.shows_team(n)],
             "agents": [
                 n for n in _removed(update, "agents")

@@ -50,6 +50,11 @@ def snapshot(seq: int = 1) -> Json:
             "a2": agent("Bo", ["sales"], "Red"),
             "a3": agent("Cy", ["billing", "sales"], "Red"),
         },
+        # workforce management: adherence by agent, intraday by queue
+        "adherence": {name: {"team": entry["team"], "queues": entry["queues"], "status": "in"}
+                      for name, entry in (("a1", agent("Ana", ["billing"], "Blue")),
+                                          ("a2", agent("Bo", ["sales"], "Red")))},
+        "intraday": {"billing": {"volume_ratio": 1.1}, "sales": {"volume_ratio": 0.9}},
     }
 
 
@@ -171,6 +176,8 @@ def test_filter_snapshot(queues: set[str], teams: set[str], shown_queues: set[st
     assert set(view["intervals"]) == shown_queues  # a queue's intervals go with the queue
     assert set(view["teams"]) == shown_teams
     assert set(view["agents"]) == shown_agents
+    assert set(view["adherence"]) == shown_agents - {"a3"}  # a3 has no adherence entry
+    assert set(view["intraday"]) == shown_queues
     assert view["seq"] == 1 and view["as_of_epoch"] == 100.0
 
 
