@@ -144,6 +144,9 @@ class SimConfig:
     meeting_rate: float = 0.12  # chance per agent-day of a meeting or a training
     negative_rate: float = 0.18  # share of text contacts in a negative tone
     chat_messages: bool = True
+    # Publish each day's schedules and forecasts (docs/metrics.md section 5), with some
+    # agents out of adherence and some intervals over forecast (see _publish_plans).
+    wfm: bool = True
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.start.utcoffset() is None:
@@ -397,6 +400,7 @@ class _Simulation:
         self.prefix = f"{prefix}-{config.seed}"
         self.start_ms = round(config.start.timestamp() * 1000)
         self.end_ms = self.start_ms + round(config.hours * 3_600_000)
+        self.wfm_rng = random.Random(config.seed * 7919 + 17)  # published plans only
         self.profile = _profile_table(config.intraday)
         self.profile_max = max(self.profile) or 1.0
         self.heap: list[tuple[int, int, int, object, object]] = []
@@ -846,24 +850,88 @@ class _Simulation:
         if day.weekday >= 5:
             factors = cfg.weekday_factors
             share = cfg.weekend_staffing * min(1.0, factors[day.weekday] / (factors[5] or 1.0))
+        shifts: list[tuple[_Agent, int, int, list[tuple[int, tuple[str, int]]]]] = []
         for a in self.agents:
             if a.weekend_draw >= share:
                 continue
-            if rng.random() < cfg.absence_rate:
-                continue
             s = day.open_ms + a.shift_offset_min * 60_000
             e = s + a.shift_len_min * 60_000
+            if rng.random() < cfg.absence_rate:
+                # off sick: still on the published schedule (an unplanned absence)
+                if not (e <= max(now, self.start_ms) or s >= self.end_ms):
+                    shifts.append((a, s, e, []))
+                continue
             if e <= max(now, self.start_ms) or s >= self.end_ms:
                 continue
             login = s + round(rng.uniform(-6, 2) * 60_000)  # most log in a little early
             self.schedule(max(login, now), _SHIFT_START, a)
             self.schedule(e, _SHIFT_END, a)
-            for t, plan in self._aux_plan(s, e, a.phase):
+            aux = self._aux_plan(s, e, a.phase)
+            for t, plan in aux:
                 if t > now:
                     self.schedule(t, _AUX_DUE, a, plan)
+            shifts.append((a, s, e, aux))
+        if cfg.wfm:
+            self._publish_plans(now, day, shifts)
         if k + 1 < len(self.days):
             nxt = self.days[k + 1]
             self.schedule(nxt.midnight_ms, _DAY, k + 1)
+
+    def _publish_plans(self, now: int, day: _Day,
+                       shifts: list[tuple[_Agent, int, int, list[tuple[int, tuple[str, int]]]]],
+                       ) -> None:
+        """The day's published plans, at ``now``: a ``schedule.published`` per agent on shift
+        (open, with the planned breaks, lunch, meetings on a 5-minute grid) and a
+        ``forecast.published`` per queue (the expected arrivals per 15-minute interval,
+        AHT = the queue's mean handle time).
+
+        Drawn from a random source of their own, so the contacts and agent states are those
+        of the same config without plans. About one agent-day in eight has one break or
+        lunch scheduled 15 minutes before the agent takes it (out of adherence, severe
+        past 5 minutes by default), and sick agents stay scheduled; about one interval in
+        seven is forecast at 75 % of what is expected (over forecast by a third)."""
+        rng = self.wfm_rng
+        grid = 5 * 60_000
+        day_tag = datetime.fromtimestamp(day.midnight_ms / 1000, UTC).strftime("%Y%m%d")
+        fmt = _Formatter()
+        for a, s, e, aux in shifts:
+            segments: list[tuple[int, int, str]] = []
+            shifted = rng.random() < 0.125 and bool(aux)
+            which = rng.randrange(len(aux)) if aux else -1
+            t = s
+            for i, (due, (reason, dur)) in enumerate(aux):
+                start = round(due / grid) * grid - (15 * 60_000 if shifted and i == which else 0)
+                start = max(start, t)
+                end = min(e, start + dur)
+                if end <= start:
+                    continue
+                if start > t:
+                    segments.append((t, start, "open"))
+                segments.append((start, end, reason))
+                t = end
+            if t < e:
+                segments.append((t, e, "open"))
+            self.emit(now, {
+                "event_id": f"{self.prefix}-schedule-{a.agent_id}-{day_tag}", "ts": "",
+                "type": "schedule.published", "tenant": self.tenant, "agent_id": a.agent_id,
+                "segments": [{"start": fmt(x), "end": fmt(y), "activity": act}
+                             for x, y, act in segments]})
+        cfg = self.cfg
+        factor = cfg.weekday_factors[day.weekday]
+        for q in self.queues:
+            per_minute = q.spec.peak_per_hour / 60 * factor
+            intervals = []
+            for start in range(day.open_ms, day.close_ms, 15 * 60_000):
+                first = (start - day.midnight_ms) // 60_000
+                expected = sum(self.profile[min(1439, m)] for m in range(first, first + 15))
+                volume = per_minute * expected * (0.75 if rng.random() < 0.15 else 1.0)
+                intervals.append({"start": fmt(start), "volume": round(volume, 2),
+                                  "aht_s": round(q.spec.mean_handle_s, 1)})
+            if intervals:
+                self.emit(now, {
+                    "event_id": f"{self.prefix}-forecast-{q.spec.name}-{day_tag}", "ts": "",
+                    "type": "forecast.published", "tenant": self.tenant,
+                    "queue": q.spec.name, "intervals": intervals})
 
     def _aux_plan(self, s: int, e: int, phase: float) -> list[tuple[int, tuple[str, int]]]:
         """Breaks, lunch and the odd meeting for one shift, as (due time, (reason, ms)).
@@ -948,9 +1016,10 @@ class _Simulation:
                 break
             while out and out[0][0] <= t:
                 ms, _, ev = pop(out)
-                ev["event_id"] = f"{prefix}-{n}"
+                if not ev["event_id"]:  # published plans come with their own ids
+                    ev["event_id"] = f"{prefix}-{n}"
+                    n += 1
                 ev["ts"] = fmt(ms)
-                n += 1
                 yield ev
             _, _, kind, a, b = pop(heap)
             if b is None:
@@ -959,9 +1028,10 @@ class _Simulation:
                 handlers[kind](t, a, b)
         while out:
             ms, _, ev = pop(out)
-            ev["event_id"] = f"{prefix}-{n}"
+            if not ev["event_id"]:
+                ev["event_id"] = f"{prefix}-{n}"
+                n += 1
             ev["ts"] = fmt(ms)
-            n += 1
             yield ev
 
 
