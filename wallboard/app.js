@@ -18,13 +18,14 @@ import {
   formatPercent, formatSeconds, fromSnapshot, isNumber, serviceLevelClass,
 } from "./format.js";
 import { renderIntervals } from "./intervals.js";
+import { renderWfm, tickWfm } from "./wfm.js";
 
 const STALE_AFTER_MS = 5000;
 const TICK_MS = 250;
 const RECONNECT_FIRST_MS = 500;
 const RECONNECT_MAX_MS = 5000;
 const NOTICE_MS = 10000;
-const VIEWS = ["wallboard", "intervals"];
+const VIEWS = ["wallboard", "intervals", "wfm"];
 const TOKEN_KEY = "floorpulse.token";
 // Close codes after which reconnecting cannot help (gateway/server.py), and "connect again".
 const REFUSED = { 4401: "Access refused", 4403: "Origin not allowed" };
@@ -292,6 +293,8 @@ function render() {
       updateCard(card, agents.get(id));
     });
     renderSummary(agents);
+  } else if (page.shown === "wfm") {
+    renderWfm(page.view, streamNow());
   } else {
     renderIntervals(page.view);
   }
@@ -453,6 +456,7 @@ function tick() {
   const clock = formatClock(now, page.view.scalars.timezone);
   setText($("#stream-time"), clock.time);
   setText($("#stream-date"), [clock.date, page.view.scalars.timezone].filter(Boolean).join(" · "));
+  if (page.shown === "wfm") tickWfm(page.view, now);
   if (page.shown !== "wallboard") return;
 
   for (const tile of page.tiles.values()) {
@@ -500,6 +504,7 @@ function onResize() {
   clearTimeout(resizeTimer);
   resizeTimer = setTimeout(() => {
     if (page.view && page.shown === "intervals") renderIntervals(page.view, true);
+    if (page.view && page.shown === "wfm") renderWfm(page.view, streamNow());
   }, 100);
 }
 

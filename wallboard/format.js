@@ -99,7 +99,7 @@ export function formatSeconds(seconds, symbol = "T") {
   return `${Number.isInteger(seconds) ? seconds : Math.round(seconds * 10) / 10} s`;
 }
 
-export const KINDS = ["queues", "teams", "agents", "intervals"];
+export const KINDS = ["queues", "teams", "agents", "intervals", "adherence", "intraday"];
 
 /** A snapshot as the page keeps it: scalars in a plain record, entries in Maps. */
 export function fromSnapshot(data) {
