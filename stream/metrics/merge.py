@@ -249,6 +249,9 @@ def snapshot(tenant: str, views: Sequence[PartitionView], calendar: Calendar, ru
                   for team, counts in sorted(team_states.items())},
         "agents": agents,
         "intervals": intervals,
+        # flagged contacts still in progress (stream/qa/live.py), for the alert rules
+        "flagged_contacts": {contact: entry for view in merged.views
+                             for contact, entry in sorted(view.flagged.items())},
     }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from stream.events import AgentState, Event
 from stream.metrics.definitions import (
@@ -45,6 +46,9 @@ from stream.metrics.definitions import (
     to_ms,
 )
 from stream.metrics.facts import AgentFacts, ContactFacts, Leg
+
+if TYPE_CHECKING:
+    from stream.qa.contact import ContactQaStore
 
 BUSY_STATES = frozenset({"on_contact", "acw"})
 DAY_MS = 86_400_000
@@ -163,7 +167,8 @@ class PartitionState:
     """Facts and partial sums for every tenant on one source partition."""
 
     def __init__(self, calendar: Calendar, queue_rule: Callable[[str], QueueRule],
-                 allowed_lateness_s: float = 7200.0, rolling_minutes: int = 30) -> None:
+                 allowed_lateness_s: float = 7200.0, rolling_minutes: int = 30,
+                 qa: ContactQaStore | None = None) -> None:
         self.calendar = calendar
         self.queue_rule = queue_rule
         self.lateness_ms = int(allowed_lateness_s * 1000)
@@ -197,6 +202,8 @@ class PartitionState:
         self.dirty_intervals: set[tuple[str, str, int]] = set()
         # (tenant, contact id) -> last event time, of contacts archived (sums only)
         self.archived: dict[tuple[str, str], int] = {}
+        # Sentiment and QA flags of the partition's contacts (stream/qa/contact.py), if on
+        self.qa = qa
 
     # ----------------------------------------------------------------- apply
     def effective_clock(self, tenant: str) -> int | None:
@@ -252,6 +259,8 @@ class PartitionState:
         for queue, queued, _ in after.legs:
             self._settle(tenant, queue, queued, facts.last_ts)
         self.dirty_contacts.add(ckey)
+        if self.qa is not None:
+            self.qa.observe(tenant, event, ts)
         return None
 
     def apply(self, event: Event) -> bool:
@@ -567,6 +576,8 @@ class PartitionState:
         for (t, agent_id), per_day in self.handled.items():
             if t == tenant and per_day:
                 view.handled[agent_id] = dict(per_day)
+        if self.qa is not None:
+            view.flagged = self.qa.live_view(tenant)
         return view
 
 
@@ -584,6 +595,8 @@ class PartitionView:
     agents: dict[str, list[object]] = field(default_factory=dict)
     agent_time: dict[str, dict[int, list[int]]] = field(default_factory=dict)
     handled: dict[str, dict[int, int]] = field(default_factory=dict)
+    # contact id -> flagged contact in progress (stream/qa/contact.py, ``live``)
+    flagged: dict[str, dict[str, object]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         def keyed(d: dict[int, object]) -> dict[str, object]:
@@ -599,6 +612,7 @@ class PartitionView:
             "agents": self.agents,
             "agent_time": {a: keyed(v) for a, v in self.agent_time.items()},  # type: ignore[arg-type]
             "handled": {a: keyed(v) for a, v in self.handled.items()},  # type: ignore[arg-type]
+            "flagged": self.flagged,
         }
 
     @classmethod
@@ -622,4 +636,5 @@ class PartitionView:
             agents=data.get("agents") or {},  # type: ignore[arg-type]
             agent_time=nested("agent_time"),  # type: ignore[arg-type]
             handled=nested("handled"),  # type: ignore[arg-type]
+            flagged=data.get("flagged") or {},  # type: ignore[arg-type]
         )
