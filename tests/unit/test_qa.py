@@ -279,3 +279,29 @@ def test_supervisors_get_an_alert_while_a_flagged_contact_is_in_progress() -> No
     # evaluated every 10 s of stream time: the instant of the message, and of the end
     assert raised.at_ms == int((T0 + timedelta(seconds=20)).timestamp() * 1000)
     assert cleared.at_ms == int((T0 + timedelta(seconds=300)).timestamp() * 1000)
+
+
+# ---------------------------------------------------------------------- simulator
+def test_the_simulator_gives_the_demo_flags_to_show() -> None:
+    from collections import Counter
+
+    from producers.simulator import default_config as sim_config
+    from producers.simulator import simulate
+
+    events = list(simulate(sim_config(agents=30, hours=4, seed=3)))
+    kinds = Counter(e["type"] for e in events)
+    assert kinds["transcript.segment"] > 1000 and kinds["chat.message"] > 200
+    customers = Counter(e["customer_id"] for e in events
+                        if e["type"] == "contact.queued" and "customer_id" in e)
+    assert any(n > 1 for n in customers.values())
+    state = new_partition_state(Settings(), flags=FLAGS)
+    assert state.qa is not None
+    for e in events:
+        state.apply(EVENT_ADAPTER.validate_python(e))
+    flagged = Counter(r["rule"] for out in state.qa.evaluate(state.contacts)[0]
+                      for r in out["content"]["reasons"])  # type: ignore[attr-defined]
+    for rule in ("low-sentiment", "escalation", "long-hold", "many-transfers"):
+        assert flagged[rule] > 0, rule
+    quiet = [e["text"] for e in events if e["type"] == "transcript.segment"
+             and e["text"] == "third hour on hold still no answer"]
+    assert quiet
