@@ -53,6 +53,15 @@ from gateway.alerts import (
     refuse_ack,
     visible,
 )
+from gateway.qa import (
+    QaActionRequest,
+    QaItems,
+    check_item,
+    item_visible,
+    qa_action_fields,
+    refuse_qa_action,
+    sees_qa,
+)
 from gateway.state import (
     Change,
     Json,
@@ -157,6 +166,9 @@ class ClientSession:
         self.wake = asyncio.Event()
         self.wake.set()
         self.messages_sent = 0
+        # QA queue (gateway/qa.py), for the qa and admin roles
+        self.needs_qa = False
+        self.pending_qa: list[Json] = []
 
     def __repr__(self) -> str:
         return f"<client {self.ws.remote_address} {self.grant.name} {self.subscription}>"
@@ -169,6 +181,21 @@ class ClientSession:
         self.needs_alerts = self.grant.sees_alerts
         self.pending_alerts.clear()
         self.shown_alerts.clear()
+        self.needs_qa = sees_qa(self.grant)
+        self.pending_qa.clear()
+        self.wake.set()
+
+    def push_qa(self, message: Json) -> None:
+        """Queue a QA item change (or a refusal of this person's action)."""
+        if self.subscription is None or self.needs_qa or not sees_qa(self.grant):
+            return
+        if message.get("type") == "qa_item" and not item_visible(message["item"], self.grant):
+            return
+        if len(self.pending_qa) >= MAX_PENDING_ALERTS:
+            self.needs_qa = True
+            self.pending_qa.clear()
+        else:
+            self.pending_qa.append(message)
         self.wake.set()
 
     def push(self, change: Change) -> None:
@@ -266,6 +293,14 @@ class ClientSession:
         else:
             messages.extend(encode(alert) for alert in self.pending_alerts)
             self.pending_alerts.clear()
+        if self.needs_qa:
+            self.needs_qa = False
+            self.pending_qa.clear()
+            messages.append(encode({"type": "qa_queue", "tenant": subscription.tenant,
+                                    "items": self.gateway.qa_for(self)}))
+        else:
+            messages.extend(encode(message) for message in self.pending_qa)
+            self.pending_qa.clear()
         stats = self.gateway.webhook_stats
         if (self.grant.sees_alerts and stats is not None
                 and self.webhooks_version != self.gateway.webhook_version):
@@ -304,6 +339,7 @@ class Gateway:
         self.tokens = TokenStore(settings.tokens, settings.tokens_file)
         self.tenants: dict[str, TenantState] = {}
         self.alerts: dict[str, OpenAlerts] = {}
+        self.qa: dict[str, QaItems] = {}  # per tenant (gateway/qa.py)
         self.alert_events: defaultdict[str, int] = defaultdict(int)  # per tenant, to see races
         self.clients: set[ClientSession] = set()
         self.clients_by_tenant: defaultdict[str, set[ClientSession]] = defaultdict(set)
@@ -323,8 +359,10 @@ class Gateway:
         self.acks_sent = 0
         self._updates = _channel_parts(settings.updates_channel("\0"))
         self._alert_events = _channel_parts(settings.alerts_channel("\0"))
+        self._qa_events = _channel_parts(settings.qa_channel("\0"))
         self._patterns = [_glob_escape(head.decode()) + "*" + _glob_escape(tail.decode())
-                          for head, tail in (self._updates, self._alert_events)]
+                          for head, tail in (self._updates, self._alert_events,
+                                             self._qa_events)]
 
     # -- state ---------------------------------------------------------------------------
 
@@ -350,6 +388,76 @@ class Gateway:
         if open_alerts is None:
             return []
         return ordered([alert for alert in open_alerts.values() if self.may_see(client, alert)])
+
+    def qa_for(self, client: ClientSession) -> list[Json]:
+        """The QA items a client sees, newest first."""
+        subscription = client.subscription
+        items = self.qa.get(subscription.tenant) if subscription else None
+        return [] if items is None else items.listing(client.grant)
+
+    async def refresh_qa(self, tenant: str) -> None:
+        """Re-read a tenant's QA queue; its QA clients get the whole list again."""
+        raw = await self.redis.hgetall(self.settings.qa_key(tenant))
+        items = QaItems()
+        for value in raw.values():
+            try:
+                items.apply(check_item(orjson.loads(value), tenant))
+            except ValueError:
+                continue
+        if not items.by_contact and tenant not in self.qa and tenant not in self.tenants:
+            return
+        self.qa[tenant] = items
+        for client in self.clients_by_tenant.get(tenant, ()):
+            if sees_qa(client.grant) and client.subscription is not None:
+                client.needs_qa = True
+                client.wake.set()
+
+    def on_qa_event(self, channel: bytes, data: bytes) -> None:
+        """A changed QA item, or a refused action, from a tenant's QA channel."""
+        tenant = _tenant_between(channel, self._qa_events)
+        if tenant is None:
+            return
+        try:
+            message = orjson.loads(data)
+            if not isinstance(message, dict):
+                raise ValueError("not a JSON object")
+            if message.get("type") == "qa_item":
+                self.qa.setdefault(tenant, QaItems()).apply(check_item(message.get("item"),
+                                                                       tenant))
+            elif message.get("type") != "qa_refused":
+                raise ValueError("unknown QA message")
+        except ValueError as exc:
+            self._count_invalid_alert(channel.decode(errors="replace"), exc)
+            return
+        for client in self.clients_by_tenant.get(tenant, ()):
+            if message["type"] == "qa_item":
+                client.push_qa(message)
+            elif client.grant.name == message.get("who") and sees_qa(client.grant):
+                client.report_error(f"qa_action {message.get('action')} on "
+                                    f"{message.get('contact_id')}: {message.get('reason')}")
+
+    async def record_qa_action(self, client: ClientSession, message: Mapping[str, Any]) -> bool:
+        """``{"type": "qa_action", ...}``: XADD it for the worker, or an error."""
+        subscription = client.subscription
+        default = subscription.tenant if subscription else client.grant.default_tenant
+        try:
+            request = QaActionRequest.from_message(message, default)
+        except ValueError as exc:
+            return client.report_error(str(exc))
+        items = self.qa.get(request.tenant)
+        item = items.by_contact.get(request.contact_id) if items else None
+        refusal = refuse_qa_action(client.grant, request, item)
+        if refusal is not None:
+            return client.report_error(refusal)
+        fields = qa_action_fields(client.grant, request, int(time.time() * 1000))
+        try:
+            await self.redis.xadd(self.settings.qa_actions_stream, fields,  # type: ignore[arg-type]
+                                  maxlen=ACKS_STREAM_MAXLEN, approximate=True)
+        except (RedisError, OSError):
+            return client.report_error("qa_action: not recorded (Redis unavailable); try again")
+        client.reply({"type": "qa_action_sent", "tenant": request.tenant,
+                      "contact_id": request.contact_id, "action": request.action})
+        return True
 
     def broadcast(self, tenant: str, change: Change) -> None:
         for client in self.clients_by_tenant.get(tenant, ()):
@@ -421,6 +529,8 @@ class Gateway:
                 await self.refresh_tenant(tenant)
             if tenant not in self.alerts:
                 await self.refresh_alerts(tenant)
+            if tenant not in self.qa:
+                await self.refresh_qa(tenant)
 
     def tenant_of(self, channel: bytes) -> str | None:
         return _tenant_between(channel, self._updates)
@@ -502,6 +612,7 @@ class Gateway:
                                      | set(self.clients_by_tenant)):
                     await self.refresh_tenant(tenant, backwards=True)
                     await self.refresh_alerts(tenant)
+                    await self.refresh_qa(tenant)
                 if not loaded.is_set():
                     logger.info("gateway following %d tenant(s) on %s", len(self.tenants),
                                 " and ".join(self._patterns))
@@ -515,6 +626,8 @@ class Gateway:
                     channel = message["channel"]
                     if channel.endswith(self._updates[1]):
                         await self.on_update(channel, message["data"])
+                    elif channel.endswith(self._qa_events[1]):
+                        self.on_qa_event(channel, message["data"])
                     else:
                         self.on_alert(channel, message["data"])
             except (RedisError, OSError, TimeoutError) as exc:
@@ -638,6 +751,8 @@ class Gateway:
         kind = message.get("type")
         if kind == "ack":
             return await self.record_ack(client, message)
+        if kind == "qa_action":
+            return await self.record_qa_action(client, message)
         if kind != "subscribe":
             return client.report_error(f"unknown message type {str(kind)[:40]!r}")
         try:

@@ -147,6 +147,11 @@ class SimConfig:
     # Publish each day's schedules and forecasts (docs/metrics.md section 5), with some
     # agents out of adherence and some intervals over forecast (see _publish_plans).
     wfm: bool = True
+    # Voice calls carry transcript.segment lines (speech-to-text), some of them unhappy.
+    transcripts: bool = True
+    escalation_rate: float = 0.3  # share of unhappy customers who ask for more
+    long_hold_prob: float = 0.03  # voice contacts put on a long hold (5 to 15 minutes)
+    second_transfer_prob: float = 0.25  # a transferred contact transferred again
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.start.utcoffset() is None:
@@ -267,7 +272,7 @@ _ARRIVAL, _RETRY, _ABANDON, _SEG_END, _WRAP, _AUX_DUE, _AUX_END, _SHIFT_START, _
 class _Contact:
     __slots__ = (
         "cid", "queue", "channel", "customer", "queued_ms", "status", "negative",
-        "transfers", "last_agent", "intent",
+        "transfers", "last_agent", "intent", "visited",
     )
 
     def __init__(
@@ -280,6 +285,7 @@ class _Contact:
         self.customer = customer
         self.queued_ms = queued_ms
         self.status = _WAITING
+        self.visited = {queue}  # a contact is queued at most once in each queue
         self.negative = negative
         self.transfers = 0
         self.last_agent = -1
@@ -721,8 +727,19 @@ class _Simulation:
         if c.transfers == 0 and q.transfer_to and rng.random() < spec.transfer_prob:
             transfer_to = rng.choice(q.transfer_to)
             talk = max(15_000, talk * 3 // 5)
+        elif (c.transfers == 1 and (onward := [t for t in q.transfer_to if t not in c.visited])
+              and rng.random() < self.cfg.second_transfer_prob):
+            transfer_to = rng.choice(onward)  # bounced on again
+            talk = max(15_000, talk * 2 // 5)
+            c.negative = True
         hold = 0
-        if c.channel == "voice" and rng.random() < spec.hold_prob:
+        if c.channel == "voice" and rng.random() < self.cfg.long_hold_prob:
+            hold = rng.randrange(300_000, 900_000)  # a long hold sours the caller
+            c.negative = True
+            held_at = now + round(talk * rng.uniform(0.25, 0.7))
+            self._contact_event(held_at, "contact.held", c, agent_id=a.agent_id)
+            self._contact_event(held_at + hold, "contact.resumed", c, agent_id=a.agent_id)
+        elif c.channel == "voice" and rng.random() < spec.hold_prob:
             hold = min(600_000, max(5_000, round(rng.lognormvariate(q.hold_mu, 0.6))))
             held_at = now + round(talk * rng.uniform(0.25, 0.7))
             self._contact_event(held_at, "contact.held", c, agent_id=a.agent_id)
@@ -730,7 +747,30 @@ class _Simulation:
         end = now + talk + hold
         if self.cfg.chat_messages and c.channel in TEXT_CHANNELS:
             self._script_chat(now, end, c, a)
+        elif self.cfg.transcripts and c.channel == "voice":
+            self._script_call(now, end, c, a)
         self.schedule(end, _SEG_END, a, (c, transfer_to))
+
+    def _script_call(self, start: int, end: int, c: _Contact, a: _Agent) -> None:
+        """A few transcribed utterances between answer and end; unhappy callers complain,
+        often without a negative word, and some escalate."""
+        rng = self.rng
+        if (start - c.queued_ms) > 180_000 and rng.random() < 0.5:
+            c.negative = True
+        tone = 1 if c.negative else 0
+        lines: list[tuple[str, str]] = [("agent", self._fill(text.AGENT_CALL_LINES[0], a))]
+        for _ in range(rng.randint(1, 3)):
+            lines.append(("customer", self._fill(rng.choice(text.CUSTOMER_CALL_LINES[tone]))))
+            lines.append(("agent", self._fill(rng.choice(text.AGENT_CALL_LINES), a)))
+        if tone and rng.random() < self.cfg.escalation_rate:
+            lines.append(("customer", rng.choice(text.ESCALATIONS).lower()))
+        lines.append(("customer", rng.choice(text.CUSTOMER_CALL_LINES[tone])))
+        span = end - start
+        for i, (speaker, line) in enumerate(lines):
+            t = start + max(1, min(span - 1, round(span * (i + 0.5) / len(lines))))
+            self.emit(t, {"event_id": "", "type": "transcript.segment", "ts": "",
+                          "tenant": self.tenant, "contact_id": c.cid, "speaker": speaker,
+                          "text": line})
 
     def _script_chat(self, start: int, end: int, c: _Contact, a: _Agent) -> None:
         """A few lines between answer and end; a long wait sours the customer."""
@@ -746,7 +786,13 @@ class _Simulation:
             lines.append(("customer", text.CUSTOMER_LONG_WAIT.format(minutes=int(wait_s // 60))))
         for _ in range(rng.randint(1, 2)):
             lines.append(("agent", self._fill(rng.choice(text.AGENT_LINES))))
-            lines.append(("customer", self._fill(rng.choice(text.CUSTOMER_LINES[tone]))))
+            if tone and rng.random() < 0.3:
+                lines.append(("customer",
+                              self._fill(rng.choice(text.CUSTOMER_QUIET_COMPLAINTS))))
+            else:
+                lines.append(("customer", self._fill(rng.choice(text.CUSTOMER_LINES[tone]))))
+        if tone and rng.random() < self.cfg.escalation_rate:
+            lines.append(("customer", rng.choice(text.ESCALATIONS) + "."))
         lines.append(("agent", rng.choice(text.AGENT_CLOSINGS)))
         lines.append(("customer", rng.choice(text.CUSTOMER_CLOSINGS[tone])))
         span = end - start
@@ -768,6 +814,7 @@ class _Simulation:
             self._contact_event(now, "contact.ended", c, agent_id=a.agent_id)
             self._agent_state(now, a, _ACW)
             c.transfers += 1
+            c.visited.add(transfer_to)
             self._contact_event(
                 now, "contact.queued", c, queue=target.spec.name, channel=c.channel,
                 customer_id=c.customer,

@@ -96,3 +96,58 @@ CUSTOMER_CLOSINGS: tuple[tuple[str, ...], tuple[str, ...]] = (
     ("Whatever. I'll take my business elsewhere.", "Not impressed, but fine.",
      "I'll be leaving a review about this."),
 )
+
+# Voice calls, as speech-to-text gives them (no punctuation to speak of).
+AGENT_CALL_LINES: tuple[str, ...] = (
+    "thank you for calling this is {agent} how can I help",
+    "can I have your account number please",
+    "let me pull that up for you",
+    "I'm going to put you on a short hold while I check",
+    "thanks for holding I have the details here",
+    "I can see the order was shipped on monday",
+    "I've applied a credit of {amount} to the account",
+    "is there anything else I can help with today",
+)
+
+# What the caller says: (neutral, negative). The negative lines include complaints that carry
+# no negative word at all ("third hour on hold, still no answer").
+CUSTOMER_CALL_LINES: tuple[tuple[str, ...], tuple[str, ...]] = (
+    (
+        "hi yes I'm calling about my last bill",
+        "sure it's {digits}",
+        "ok that makes sense",
+        "yes the one from last week",
+        "alright thank you",
+        "perfect that's all I needed",
+    ),
+    (
+        "third hour on hold still no answer",
+        "I've called four times this week about the same thing",
+        "I was told someone would call me back and nobody did",
+        "I'm still waiting for my refund",
+        "every time I call I get a different answer",
+        "you charged me twice again",
+        "the internet has been down since friday",
+        "why do I have to explain this again",
+        "this is the third person I've been transferred to",
+    ),
+)
+
+# Said by some unhappy customers, in chats and calls: the escalation phrases the QA flags
+# look for (stream/sentiment/config.py).
+ESCALATIONS: tuple[str, ...] = (
+    "I want to speak to a supervisor",
+    "put me through to your manager",
+    "if this isn't fixed today I will cancel my subscription",
+    "I'm going to file a formal complaint",
+    "I'll be talking to my lawyer about this",
+    "I want to close my account",
+)
+
+# Chat complaints with no negative word, for the quiet kind of unhappy.
+CUSTOMER_QUIET_COMPLAINTS: tuple[str, ...] = (
+    "Still waiting for my refund, it's been three weeks.",
+    "Third time I'm asking about order {order}.",
+    "No one picks up the phone.",
+    "Where is my package? The tracking hasn't updated since Monday.",
+)

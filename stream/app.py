@@ -12,13 +12,17 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import faust
+import orjson
 import redis.asyncio as aioredis
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+from redis.exceptions import RedisError
 
 from stream.agents.process_events import EventProcessor
+from stream.alerts.rules import settings_config
 from stream.metrics.partition import PartitionState
 from stream.publisher import RedisPublisher
+from stream.qa.worker import REPEAT_SIGNAL, SIGNAL_HEADER, QaFlags, QaQueueStore, index_customer
 from stream.report import calendar, new_partition_state
 from stream.settings import Settings
 from stream.tables.changelog import PartitionedTable
@@ -115,10 +119,32 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
     async def seek(partition: int, offset: int) -> None:
         await app.consumer.seek(TP(settings.topic_events, partition), offset)
 
+    # --- QA (docs/sentiment.md): flag events and actions, repeat customers ---------------
+    qa_topic = app.topic(
+        settings.topic_qa, key_type=bytes, value_type=bytes, key_serializer="raw",
+        value_serializer="raw", partitions=settings.topic_partitions,
+    )
+    qa_customers_topic = app.topic(
+        settings.topic_qa_customers, key_type=bytes, value_type=bytes, key_serializer="raw",
+        value_serializer="raw", partitions=settings.topic_partitions,
+    )
+    # tenant|customer -> that customer's contacts within the repeat window
+    customer_to_contacts = app.Table(
+        "customer_to_contacts", key_type=bytes, value_type=bytes,
+        partitions=settings.topic_partitions, default=None,
+    )
+    flag_rules = settings_config(settings.rules_file).flags
+
+    async def send_qa(key: bytes, value: bytes) -> Awaitable[Any]:
+        return await qa_topic.send(key=key, value=value)
+
+    async def send_customer(key: bytes, value: bytes) -> Awaitable[Any]:
+        return await qa_customers_topic.send(key=key, value=value)
+
     center = calendar(settings)
     processor = EventProcessor(
-        lambda: new_partition_state(settings, center),
-        partition_state, send_dead_letter, seek,
+        lambda: new_partition_state(settings, center, flag_rules),
+        partition_state, send_dead_letter, seek, QaFlags(send_qa, send_customer),
     )
     read_from_stored_progress(app, settings.topic_events, processor.resume_offsets)
     publisher = RedisPublisher(settings, aioredis.from_url(redis_url), send_interval)
@@ -127,6 +153,46 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
     async def process_events(stream: Any) -> None:
         async for batch in stream.take_events(settings.batch_max, settings.batch_within_s):
             await processor.process(batch)
+
+    repeat_window_ms = round(settings.sentiment.repeat_within_h * 3_600_000)
+    lateness_ms = round(settings.allowed_lateness_s * 1000)
+
+    @app.agent(qa_customers_topic)
+    async def find_repeat_customers(stream: Any) -> None:
+        """One queued contact of a customer at a time: its previous contact, and the repeat
+        signals to the contacts' own partitions (stream/qa/customers.py)."""
+        async for key, value in stream.items():
+            stored, signals = index_customer(customer_to_contacts.get(key), value,
+                                             repeat_window_ms, lateness_ms,
+                                             settings.topic_partitions)
+            customer_to_contacts[key] = stored
+            for partition, contact, signal in signals:
+                await events_topic.send(key=contact, value=signal, partition=partition,
+                                        headers=[(SIGNAL_HEADER, REPEAT_SIGNAL.encode())])
+
+    qa_queue = QaQueueStore(settings, aioredis.from_url(redis_url))
+
+    @app.agent(qa_topic)
+    async def keep_qa_queue(stream: Any) -> None:
+        """Fold QA events (flags, actions) into the QA queue in Redis (stream/qa/queue.py)."""
+        async for value in stream:
+            try:
+                event = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                logger.warning("QA topic: a value that is not JSON; skipped")
+                continue
+            try:
+                await qa_queue.apply(event)
+            except (KeyError, TypeError, ValueError) as exc:
+                logger.warning("QA topic: event not applied: %r", exc)
+
+    @app.timer(0.2)  # type: ignore[untyped-decorator]
+    async def relay_qa_actions() -> None:
+        """QA actions from the gateway (a Redis stream) onto the QA topic."""
+        try:
+            await qa_queue.relay_actions(send_qa)
+        except (RedisError, OSError) as exc:
+            logger.warning("QA actions not relayed: %s", exc)
 
     @partition_state.table.on_recover  # type: ignore[untyped-decorator]
     async def rebuild_live_state() -> None:

@@ -265,15 +265,16 @@ def _mmss(value: float | None) -> str:
 
 def backtest_command(settings: Settings, args: argparse.Namespace) -> int:
     from stream.alerts.backtest import backtest, format_transitions
-    from stream.alerts.rules import RuleFileError, default_rules, load_rules
+    from stream.alerts.rules import RuleFileError, default_config, load_config
     from stream.report import read_events
     path = args.rules or (Path(settings.rules_file) if settings.rules_file else None)
     try:
-        rules = default_rules() if path is None else load_rules(path)
+        config = default_config() if path is None else load_config(path)
     except RuleFileError as exc:
         print(exc, file=sys.stderr)
         return 2
-    transitions = backtest(read_events(args.file), rules, settings)
+    transitions = backtest(read_events(args.file), config.rules, settings,
+                           flags=config.flags)
     sys.stdout.write(format_transitions(transitions, json=args.json))
     return 0
 

@@ -22,6 +22,7 @@ from stream.kafka import partition_for
 from stream.metrics.definitions import SL_VARIANTS, Calendar, QueueRule
 from stream.metrics.merge import interval_rows, snapshot
 from stream.metrics.partition import PartitionState, PartitionView
+from stream.qa.flags import FlagRule
 from stream.settings import Settings
 from stream.wfm.config import WfmRules
 
@@ -49,10 +50,18 @@ def wfm_rules(settings: Settings) -> WfmRules:
     return WfmRules.from_settings(settings.wfm)
 
 
-def new_partition_state(settings: Settings, cal: Calendar | None = None) -> PartitionState:
+def new_partition_state(settings: Settings, cal: Calendar | None = None,
+                        flags: Sequence[FlagRule] | None = None) -> PartitionState:
+    """A partition's state; with ``flags`` (QA flag rules) it also scores customer messages
+    and flags contacts (stream/qa/contact.py)."""
+    qa = None
+    if flags is not None:
+        from stream.qa.contact import ContactQaStore  # loads the scorer only when used
+
+        qa = ContactQaStore(settings.sentiment, flags)
     return PartitionState(cal or calendar(settings), queue_rules(settings),
                           settings.allowed_lateness_s, settings.rolling_minutes,
-                          wfm_rules(settings))
+                          wfm_rules(settings), qa)
 
 
 def _states(arrivals: Sequence[Iterable[Event]], settings: Settings) -> list[PartitionState]:

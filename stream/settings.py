@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     topic_dead_letters: str = "floorpulse.dead-letters"
     topic_intervals: str = "floorpulse.intervals"
     topic_alerts: str = "floorpulse.alerts"
+    # QA queue events (flags from the worker, actions from QA), keyed tenant|contact, and the
+    # internal topic of queued contacts keyed tenant|customer (repeat customers);
+    # docs/sentiment.md
+    topic_qa: str = "floorpulse.qa"
+    topic_qa_customers: str = "floorpulse.qa-customers"
     topic_partitions: int = Field(default=4, ge=1)
     app_id: str = "floorpulse"
 
@@ -211,6 +216,30 @@ class Settings(BaseSettings):
     def webhook_stats_key(self) -> str:
         """Webhook delivery counters: ``sent``, ``failed``, ``retries``, ``last_error``."""
         return f"{self.redis_prefix}:webhooks"
+
+    # QA queue (docs/sentiment.md, "QA queue")
+    def qa_key(self, tenant: str) -> str:
+        """The QA queue's items: field contact id -> item (JSON)."""
+        return f"{self.redis_prefix}:{tenant}:qa"
+
+    def qa_index_key(self, tenant: str) -> str:
+        """The same contact ids, scored by the time they were flagged (newest first)."""
+        return f"{self.redis_prefix}:{tenant}:qa:index"
+
+    def qa_channel(self, tenant: str) -> str:
+        """Every changed item of the tenant's QA queue, and refused actions (JSON)."""
+        return f"{self.redis_prefix}:{tenant}:qa:events"
+
+    @property
+    def qa_actions_stream(self) -> str:
+        """A Redis stream of QA actions from the gateway: fields ``tenant``, ``contact_id``,
+        ``action``, ``who``, ``role``, ``note``, ``at_ms`` (wall clock)."""
+        return f"{self.redis_prefix}:qa-actions"
+
+    @property
+    def qa_relayed_key(self) -> str:
+        """The id of the last QA action the worker relayed to the QA topic."""
+        return f"{self.redis_prefix}:qa-actions:relayed"
 
     def marker_key(self, marker: str) -> str:
         """Hash of the partitions on which the worker has processed a replay marker."""

@@ -19,13 +19,16 @@ import {
 } from "./format.js";
 import { renderIntervals } from "./intervals.js";
 import { renderWfm, tickWfm } from "./wfm.js";
+import {
+  initQa, onQaAccess, onQaActionSent, onQaError, onQaItem, onQaQueue, renderQa,
+} from "./qa.js";
 
 const STALE_AFTER_MS = 5000;
 const TICK_MS = 250;
 const RECONNECT_FIRST_MS = 500;
 const RECONNECT_MAX_MS = 5000;
 const NOTICE_MS = 10000;
-const VIEWS = ["wallboard", "intervals", "wfm"];
+const VIEWS = ["wallboard", "intervals", "wfm", "qa"];
 const TOKEN_KEY = "floorpulse.token";
 // Close codes after which reconnecting cannot help (gateway/server.py), and "connect again".
 const REFUSED = { 4401: "Access refused", 4403: "Origin not allowed" };
@@ -153,6 +156,13 @@ function onMessage(message) {
     render();
   } else if (message.type === "access") {
     onAccess(message);
+    onQaAccess(message);
+  } else if (message.type === "qa_queue") {
+    onQaQueue(message);
+  } else if (message.type === "qa_item") {
+    onQaItem(message);
+  } else if (message.type === "qa_action_sent") {
+    onQaActionSent(message);
   } else if (message.type === "alerts") {
     onAlerts(message);
   } else if (message.type === "alert") {
@@ -165,6 +175,7 @@ function onMessage(message) {
     page.lastError = String(message.message ?? "error");
     showNotice(`Gateway: ${page.lastError}`);
     onError();
+    onQaError();
   }
 }
 
@@ -207,6 +218,7 @@ function showView() {
     else tab.removeAttribute("aria-current");
   }
   if (page.view) render();
+  if (page.shown === "qa") renderQa();
 }
 
 function toggleHelp(open = $("#help").hidden) {
@@ -295,7 +307,7 @@ function render() {
     renderSummary(agents);
   } else if (page.shown === "wfm") {
     renderWfm(page.view, streamNow());
-  } else {
+  } else if (page.shown === "intervals") {
     renderIntervals(page.view);
   }
   renderHelp();
@@ -522,5 +534,6 @@ initAlerts(send, () => ({
   agents: page.view?.agents ?? new Map(),
   timezone: page.view?.scalars.timezone ?? "UTC",
 }));
+initQa(send, () => page.view?.scalars.timezone ?? "UTC");
 setInterval(tick, TICK_MS);
 connect();

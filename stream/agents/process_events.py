@@ -38,6 +38,7 @@ import orjson
 from stream.events import Rejected, agent_key, contact_key, decode_message, split_key
 from stream.metrics.facts import AgentFacts, ContactFacts
 from stream.metrics.partition import CLOSED, LATE, PartitionState, is_archive_record
+from stream.qa.worker import QA_KIND, SIGNAL_HEADER, QaFlags
 from stream.tables.changelog import PartitionedTable, write_durably
 from stream.wfm.state import KINDS as WFM_KINDS
 
@@ -99,6 +100,7 @@ class EventProcessor:
         table: PartitionedTable,
         send_dead_letter: Callable[[bytes], Awaitable[Awaitable[Any]]],
         seek: Callable[[int, int], Awaitable[None]],
+        qa: QaFlags | None = None,
     ) -> None:
         self.new_state = new_state
         self.states: dict[int, PartitionState] = {}
@@ -111,6 +113,7 @@ class EventProcessor:
         self.counters_changed = False
         self.expired_at: dict[int, int] = {}  # partition -> stream time of its last expiry
         self.lock = asyncio.Lock()  # batches and publishing take turns
+        self.qa = qa  # sentiment and QA flags (stream/qa/worker.py), if on
 
     # ----------------------------------------------------------- rebalance
     def state(self, partition: int) -> PartitionState:
@@ -144,12 +147,16 @@ class EventProcessor:
                 states[partition].wfm.load(kind, tenant, ident, orjson.loads(value))
             elif kind == PROGRESS:
                 self.progress[partition] = Progress.load(value)
+            elif kind == QA_KIND and self.qa is not None:
+                self.qa.load(states[partition], tenant, ident, value)
         for partition, state in states.items():
             prog = self.progress.get(partition)
             if prog is not None and prog.clocks is not None:
                 state.set_clocks(prog.clocks)
             state.dirty_contacts.clear()
             state.dirty_agents.clear()
+            if self.qa is not None:
+                self.qa.restored(state)
         self.table.forget_except(partitions)
         self.states = states
         self._expire()  # what the restored stream time archives (written with the next batch)
@@ -199,8 +206,17 @@ class EventProcessor:
                     await self.seek(partition, prog.offset + 1)
                     continue
                 marker = _marker(msg.headers)
+                signal = None if marker is not None else _header(msg.headers, SIGNAL_HEADER)
                 if marker is not None:
                     self.markers.setdefault(marker, set()).add(partition)
+                elif signal is not None:  # a repeat-customer signal (stream/qa/customers.py)
+                    refused = (self.qa.apply_signal(self.state(partition), msg.value)
+                               if self.qa is not None and offset > prog.offset else None)
+                    if refused is not None:
+                        prog.dead_letters += 1
+                        sent.append(await self.send_dead_letter(dead_letter_value(
+                            Rejected(reason=refused, raw=msg.value or b""), msg.topic,
+                            partition, offset)))
                 elif offset > prog.offset:  # else: applied and stored before a crash
                     live = self.state(partition)
                     events, rejects = decode_message(msg.value)
@@ -227,6 +243,8 @@ class EventProcessor:
                 if offset > prog.offset:
                     prog.offset = offset
                     touched.add(partition)
+            if self.qa is not None:
+                sent.extend(await self.qa.after_batch(self.states))
             await self._persist(touched, sent)
 
     async def _persist(self, touched: set[int], sent: list[Awaitable[Any]]) -> None:
@@ -248,6 +266,8 @@ class EventProcessor:
                     self.table.delete(partition, wkey)
                 else:
                     self.table.put(partition, wkey, value)
+            if self.qa is not None:
+                self.qa.persist(partition, live, self.table.put)
         written = self.table.pending_partitions()
         await write_durably(self.table, also=sent)
         for partition in touched | written:
@@ -277,6 +297,8 @@ class EventProcessor:
                 self.table.put(partition, contact_key(tenant, contact_id), orjson.dumps(record))
             for tenant, contact_id in forgotten:
                 self.table.delete(partition, contact_key(tenant, contact_id))
+            if self.qa is not None:
+                self.qa.forget(partition, live, [key for key, _ in archived], self.table.delete)
             count += len(archived)
         return count
 
@@ -287,5 +309,15 @@ def _marker(headers: Any) -> str | None:
     items = headers.items() if isinstance(headers, dict) else headers
     for name, value in items:
         if name == MARKER_HEADER:
+            return value.decode() if isinstance(value, bytes) else str(value)
+    return None
+
+
+def _header(headers: Any, wanted: str) -> str | None:
+    if not headers:
+        return None
+    items = headers.items() if isinstance(headers, dict) else headers
+    for name, value in items:
+        if name == wanted:
             return value.decode() if isinstance(value, bytes) else str(value)
     return None

@@ -33,21 +33,24 @@ from stream.events import Event, event_key
 from stream.kafka import partition_for
 from stream.metrics.definitions import to_ms
 from stream.metrics.merge import snapshot
+from stream.qa.flags import FlagRule
 from stream.report import calendar, new_partition_state, queue_rules, wfm_rules
 from stream.settings import Settings
 
 
 def backtest(events: Iterable[Event], rules: Sequence[Rule], settings: Settings,
-             cadence_ms: int = CADENCE_MS) -> list[AlertTransition]:
+             cadence_ms: int = CADENCE_MS,
+             flags: Sequence[FlagRule] | None = None) -> list[AlertTransition]:
     """Every transition the rules cause over ``events`` (raise and clear; nobody
-    acknowledges in a backtest), in order of stream time."""
+    acknowledges in a backtest), in order of stream time. ``flags``: QA flag rules, so that
+    rules on flagged contacts (``agent.flagged_contact_s``) see them, as live."""
     cadence = Cadence(cadence_ms)
     cal = calendar(settings)
     rule_of = queue_rules(settings)
     wfm = wfm_rules(settings)
     lateness_ms = int(settings.allowed_lateness_s * 1000)
     count = settings.topic_partitions
-    states = [new_partition_state(settings, cal) for _ in range(count)]
+    states = [new_partition_state(settings, cal, flags) for _ in range(count)]
     engine = AlertEngine(rules)
     transitions: list[AlertTransition] = []
     figures: dict[str, dict[str, object]] = {}  # tenant -> snapshot since its last change
@@ -65,7 +68,10 @@ def backtest(events: Iterable[Event], rules: Sequence[Rule], settings: Settings,
         ts = to_ms(event.ts)
         tenant = event.tenant
         evaluate_before(tenant, ts)
-        if states[partition_for(event_key(event), count)].apply(event):
+        state = states[partition_for(event_key(event), count)]
+        if state.apply(event):
+            if state.qa is not None:  # flags as the worker evaluates them after a batch
+                state.dirty_tenants.update(state.qa.evaluate(state.contacts)[1])
             figures.pop(tenant, None)
             cadence.started(tenant, ts)
     for tenant in sorted(cadence.next_instant):

@@ -7,6 +7,9 @@ file, the line and the field, e.g.::
 
     rules.toml:14: rule 'long-wait', field 'threshold': a number, or 'target' ...
 
+The same file holds the QA flag rules (``[[flag]]``, :mod:`stream.qa.flags`,
+docs/sentiment.md); :func:`parse_config` reads both.
+
 Exceptions::
 
     ValueError
@@ -38,6 +41,8 @@ from pydantic import (
 )
 
 from stream.alerts.metrics import METRICS, Metric, Scope
+from stream.qa import live as _qa_metrics  # noqa: F401  (registers the QA metrics)
+from stream.qa.flags import FlagRule
 
 Op = Literal["<", "<=", ">", ">="]
 Severity = Literal["info", "warning", "critical"]
@@ -342,9 +347,10 @@ class Problem:
     field: str
     message: str
     rule: str | None = None  # the rule's id, or "#n" when it has none
+    section: str = "rule"  # or "flag" (a [[flag]] table)
 
     def text(self, source: str) -> str:
-        where = f"rule {self.rule}, " if self.rule else ""
+        where = f"{self.section} {self.rule}, " if self.rule else ""
         return f"{source}:{self.line}: {where}field {self.field!r}: {self.message}"
 
 
@@ -376,10 +382,11 @@ def _dotted(text: str) -> tuple[str, ...]:
     return tuple(part.strip().strip("\"'") for part in text.split("."))
 
 
-def locate(text: str) -> Positions:
-    """Where each table and key is: ``(rule index, key path) -> line``; rule index -1 for
-    keys outside ``[[rule]]`` tables. Found by scanning the text (tomllib keeps no
-    positions); good for files written as docs/alerts.md shows."""
+def locate(text: str, section: str = "rule") -> Positions:
+    """Where each table and key is: ``(index, key path) -> line``, the index of the
+    ``[[section]]`` table (``rule`` or ``flag``), -1 for keys outside those tables. Found
+    by scanning the text (tomllib keeps no positions); good for files written as
+    docs/alerts.md shows."""
     positions: Positions = {}
     rule = -1
     table: tuple[str, ...] = ()
@@ -392,7 +399,7 @@ def locate(text: str) -> Positions:
         header = _HEADER.match(line)
         if header:
             path = _dotted(header.group(2))
-            if path[0] == "rule":
+            if path[0] == section:
                 if header.group(1) == "[[" and len(path) == 1:
                     rule += 1
                 table = path[1:]
@@ -432,36 +439,37 @@ def _message(error: Mapping[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
-def parse_rules(text: str, source: str = "<rules>") -> list[Rule]:
-    """Rules from the text of a TOML rules file; :class:`RuleFileError` on any problem."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
-        line = int(found.group(1)) if found else 1
-        raise RuleFileError(source, [Problem(line, "-", f"not valid TOML: {exc}")]) from None
-    positions = locate(text)
-    problems: list[Problem] = []
-    for key in data:
-        if key != "rule":
-            problems.append(Problem(_line(positions, -1, (key,)), key,
-                                    "unknown top-level field; rules are [[rule]] tables"))
-    tables = data.get("rule", [])
+SECTIONS = ("rule", "flag")
+
+
+@dataclass(frozen=True, slots=True)
+class RulesConfig:
+    """A rules file: alert rules (``[[rule]]``) and QA flag rules (``[[flag]]``)."""
+
+    rules: list[Rule]
+    flags: list[FlagRule]
+
+
+def _tables(data: Mapping[str, Any], text: str, section: str, model: type[Rule | FlagRule],
+            problems: list[Problem]) -> list[Any]:
+    """Validate every ``[[section]]`` table with ``model``; problems name line and field."""
+    positions = locate(text, section)
+    tables = data.get(section, [])
     if not isinstance(tables, list):
-        problems.append(Problem(_line(positions, -1, ("rule",)), "rule",
-                                "rules are written as [[rule]] tables"))
+        problems.append(Problem(_line(positions, -1, (section,)), section,
+                                f"write them as [[{section}]] tables"))
         tables = []
-    rules: list[Rule] = []
+    found: list[Any] = []
     seen: dict[str, int] = {}
     for index, table in enumerate(tables):
         name = table.get("id") if isinstance(table, dict) else None
         label = repr(name) if isinstance(name, str) else f"#{index + 1}"
         if not isinstance(table, dict):
-            problems.append(Problem(_line(positions, -1, ("rule",)), "rule",
-                                    f"rule {label} is not a table"))
+            problems.append(Problem(_line(positions, -1, (section,)), section,
+                                    f"{section} {label} is not a table"))
             continue
         try:
-            rule = Rule.model_validate(table)
+            item = model.model_validate(table)
         except ValidationError as exc:
             for error in exc.errors(include_url=False):
                 loc = list(error["loc"])
@@ -472,29 +480,61 @@ def parse_rules(text: str, source: str = "<rules>") -> list[Rule]:
                 field = ".".join(str(p) if not isinstance(p, int) else f"[{p}]"
                                  for p in loc).replace(".[", "[") or "-"
                 problems.append(Problem(_line(positions, index, path), field,
-                                        _message(error), label))
+                                        _message(error), label, section))
             continue
-        if rule.id in seen:
+        item_id = item.id
+        if item_id in seen:
             problems.append(Problem(_line(positions, index, ("id",)), "id",
-                                    f"the id is already used by the rule on line "
-                                    f"{seen[rule.id]}", label))
+                                    f"the id is already used by the {section} on line "
+                                    f"{seen[item_id]}", label, section))
             continue
-        seen[rule.id] = _line(positions, index, ())
-        rules.append(rule)
+        seen[item_id] = _line(positions, index, ())
+        found.append(item)
+    return found
+
+
+def parse_config(text: str, source: str = "<rules>") -> RulesConfig:
+    """Alert and flag rules from the text of a TOML rules file; :class:`RuleFileError` on
+    any problem in either."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        line = int(found.group(1)) if found else 1
+        raise RuleFileError(source, [Problem(line, "-", f"not valid TOML: {exc}")]) from None
+    positions = locate(text)
+    problems: list[Problem] = []
+    for key in data:
+        if key not in SECTIONS:
+            problems.append(Problem(_line(positions, -1, (key,)), key,
+                                    "unknown top-level field; rules are [[rule]] tables and "
+                                    "QA flag rules [[flag]] tables"))
+    rules: list[Rule] = _tables(data, text, "rule", Rule, problems)
+    flags: list[FlagRule] = _tables(data, text, "flag", FlagRule, problems)
     if problems:
         raise RuleFileError(source, sorted(problems, key=lambda p: p.line))
-    return rules
+    return RulesConfig(rules, flags)
 
 
-def load_rules(path: str | Path) -> list[Rule]:
-    """The rules of a TOML file, validated whole (see :func:`parse_rules`)."""
+def parse_rules(text: str, source: str = "<rules>") -> list[Rule]:
+    """The alert rules of a TOML rules file (its flag rules are validated too)."""
+    return parse_config(text, source).rules
+
+
+def load_config(path: str | Path) -> RulesConfig:
+    """Alert and flag rules of a TOML file, validated whole (see :func:`parse_config`)."""
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise RuleFileError(str(file), [Problem(1, "-", f"cannot read the file: {exc}")]) \
             from None
-    return parse_rules(text, str(file))
+    return parse_config(text, str(file))
+
+
+def load_rules(path: str | Path) -> list[Rule]:
+    """The alert rules of a TOML file, validated whole (see :func:`parse_config`)."""
+    return load_config(path).rules
 
 
 def default_rules_text() -> str:
@@ -504,3 +544,13 @@ def default_rules_text() -> str:
 def default_rules() -> list[Rule]:
     """The shipped defaults (``stream/alerts/default_rules.toml``)."""
     return parse_rules(default_rules_text(), DEFAULT_RULES_FILE)
+
+
+def default_config() -> RulesConfig:
+    """The shipped alert and flag rules."""
+    return parse_config(default_rules_text(), DEFAULT_RULES_FILE)
+
+
+def settings_config(rules_file: str | None) -> RulesConfig:
+    """The rules of ``FLOORPULSE_RULES_FILE``, or the shipped defaults when it is unset."""
+    return default_config() if rules_file is None else load_config(rules_file)

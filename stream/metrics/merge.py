@@ -264,6 +264,9 @@ def snapshot(tenant: str, views: Sequence[PartitionView], calendar: Calendar, ru
         "intraday": intraday,
         "adherence_thresholds": {"exception_s": rules_wfm.exception_ms / 1000,
                                  "severe_s": rules_wfm.severe_ms / 1000},
+        # flagged contacts still in progress (stream/qa/live.py), for the alert rules
+        "flagged_contacts": {contact: entry for view in merged.views
+                             for contact, entry in sorted(view.flagged.items())},
     }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from stream.events import AgentState, Event, ForecastPublished, SchedulePublished
 from stream.metrics.definitions import (
@@ -47,6 +48,9 @@ from stream.metrics.definitions import (
 from stream.metrics.facts import AgentFacts, ContactFacts, Leg
 from stream.wfm.config import WfmRules
 from stream.wfm.state import WfmPartition
+
+if TYPE_CHECKING:
+    from stream.qa.contact import ContactQaStore
 
 BUSY_STATES = frozenset({"on_contact", "acw"})
 DAY_MS = 86_400_000
@@ -166,7 +170,7 @@ class PartitionState:
 
     def __init__(self, calendar: Calendar, queue_rule: Callable[[str], QueueRule],
                  allowed_lateness_s: float = 7200.0, rolling_minutes: int = 30,
-                 wfm_rules: WfmRules | None = None) -> None:
+                 wfm_rules: WfmRules | None = None, qa: ContactQaStore | None = None) -> None:
         self.calendar = calendar
         self.queue_rule = queue_rule
         self.lateness_ms = int(allowed_lateness_s * 1000)
@@ -202,6 +206,8 @@ class PartitionState:
         self.archived: dict[tuple[str, str], int] = {}
         # published schedules and forecasts (stream/wfm)
         self.wfm = WfmPartition(calendar, wfm_rules or WfmRules())
+        # Sentiment and QA flags of the partition's contacts (stream/qa/contact.py), if on
+        self.qa = qa
 
     # ----------------------------------------------------------------- apply
     def effective_clock(self, tenant: str) -> int | None:
@@ -262,6 +268,8 @@ class PartitionState:
         for queue, queued, _ in after.legs:
             self._settle(tenant, queue, queued, facts.last_ts)
         self.dirty_contacts.add(ckey)
+        if self.qa is not None:
+            self.qa.observe(tenant, event, ts)
         return None
 
     def apply(self, event: Event) -> bool:
@@ -579,6 +587,8 @@ class PartitionState:
             if t == tenant and per_day:
                 view.handled[agent_id] = dict(per_day)
         view.wfm = self.wfm.view(tenant, self.agents, clock)
+        if self.qa is not None:
+            view.flagged = self.qa.live_view(tenant)
         return view
 
 
@@ -598,6 +608,8 @@ class PartitionView:
     handled: dict[str, dict[int, int]] = field(default_factory=dict)
     # schedules in force and adherence folds per agent, forecasts per queue (stream/wfm)
     wfm: dict[str, object] = field(default_factory=dict)
+    # contact id -> flagged contact in progress (stream/qa/contact.py, ``live``)
+    flagged: dict[str, dict[str, object]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         def keyed(d: dict[int, object]) -> dict[str, object]:
@@ -614,6 +626,7 @@ class PartitionView:
             "agent_time": {a: keyed(v) for a, v in self.agent_time.items()},  # type: ignore[arg-type]
             "handled": {a: keyed(v) for a, v in self.handled.items()},  # type: ignore[arg-type]
             "wfm": self.wfm,
+            "flagged": self.flagged,
         }
 
     @classmethod
@@ -638,4 +651,5 @@ class PartitionView:
             agent_time=nested("agent_time"),  # type: ignore[arg-type]
             handled=nested("handled"),  # type: ignore[arg-type]
             wfm=data.get("wfm") or {},  # type: ignore[arg-type]
+            flagged=data.get("flagged") or {},  # type: ignore[arg-type]
         )

@@ -40,6 +40,14 @@ class SentimentSettings(BaseModel):
     sharp_drop: a trend (recent mean minus start mean) at or below ``-sharp_drop`` flags.
     escalation_phrases: matched case-insensitively on whole words in the last K customer
         messages ("cancel" matches "I will cancel", not "my flight was cancelled").
+
+    Telephony thresholds of the QA flags (docs/sentiment.md, "Flags"; a flag rule can
+    override each with its own number):
+
+    long_hold_s: a contact held longer than this in total is a long hold.
+    many_transfers: this many transfers or more.
+    long_wait_abandon_s: a customer who abandoned after waiting at least this long.
+    repeat_within_h: the same customer contacting again within this many hours.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -50,6 +58,10 @@ class SentimentSettings(BaseModel):
     min_messages: int = Field(default=2, ge=1)
     sharp_drop: float = Field(default=0.5, gt=0.0, le=2.0)
     escalation_phrases: tuple[str, ...] = DEFAULT_ESCALATION_PHRASES
+    long_hold_s: float = Field(default=300.0, gt=0)
+    many_transfers: int = Field(default=2, ge=1)
+    long_wait_abandon_s: float = Field(default=120.0, gt=0)
+    repeat_within_h: float = Field(default=24.0, gt=0, le=24 * 7)
 
     @field_validator("keep_first")
     @classmethod

@@ -67,7 +67,7 @@ def test_the_shipped_defaults_load_and_cover_the_issue() -> None:
     rules = {rule.id: rule for rule in default_rules()}
     assert set(rules) == {"service-level-under-target", "contacts-waiting-high",
                           "longest-wait-high", "abandon-rate-high", "break-too-long",
-                          "lunch-too-long",
+                          "lunch-too-long", "flagged-customer-on-contact",
                           # workforce management (docs/metrics.md section 5)
                           "agent-out-of-adherence", "agents-short-now",
                           "agents-short-next-interval", "volume-over-forecast"}

@@ -1,0 +1,205 @@
+"""QA plumbing in the worker: flags out of the event processor, the repeat-customer index, the
+QA queue in Redis, and QA actions from the gateway.
+
+Three parts, all thin around the pure modules of :mod:`stream.qa`:
+
+- :class:`QaFlags` is called by the event processor (stream/agents/process_events.py): it
+  applies repeat signals, and after each batch evaluates the flag rules, sends the QA
+  events and the queued customers, and writes each changed contact's QA state to the
+  ``partition_state`` table with the contact, so a restart rebuilds it exactly;
+- :func:`index_customer` is the repeat-customer agent's step (stream/qa/customers.py);
+- :class:`QaQueueStore` folds QA topic events into Redis (items, newest-first index, a
+  channel for the gateway), and :meth:`QaQueueStore.relay_actions` moves the gateway's QA
+  actions from their Redis stream onto the QA topic.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+
+from stream.events import contact_key
+from stream.kafka import partition_for
+from stream.metrics.partition import PartitionState
+from stream.qa.contact import ContactQaStore, repeat_signal
+from stream.qa.customers import CustomerContacts, repeat_message
+from stream.qa.queue import fold
+from stream.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+QA_KIND = "qa"  # partition_state keys ``tenant|qa|contact``
+SIGNAL_HEADER = "floorpulse-signal"  # events-topic messages that carry a repeat signal
+REPEAT_SIGNAL = "repeat"
+RELAY_BATCH = 200
+
+Send = Callable[[bytes, bytes], Awaitable[Awaitable[Any]]]
+
+
+def qa_key(tenant: str, contact_id: str) -> bytes:
+    return f"{tenant}|{QA_KIND}|{contact_id}".encode()
+
+
+def customer_key(tenant: str, customer_id: str) -> bytes:
+    return f"{tenant}|{customer_id}".encode()
+
+
+class QaFlags:
+    """The event processor's QA hooks (one instance per worker)."""
+
+    def __init__(self, send_qa: Send, send_customer: Send) -> None:
+        self.send_qa = send_qa
+        self.send_customer = send_customer
+        self.signals_refused = 0
+
+    @staticmethod
+    def store(state: PartitionState) -> ContactQaStore | None:
+        return state.qa
+
+    def apply_signal(self, state: PartitionState, value: bytes) -> str | None:
+        """A repeat signal from the events topic; why it was refused, or None."""
+        store = state.qa
+        if store is None:
+            return None
+        try:
+            key, repeat = repeat_signal(orjson.loads(value))
+        except (ValueError, orjson.JSONDecodeError) as exc:
+            self.signals_refused += 1
+            return f"bad repeat signal: {exc}"
+        store.apply_repeat(key, repeat)
+        return None
+
+    async def after_batch(self, states: Mapping[int, PartitionState]) -> list[Awaitable[Any]]:
+        """Evaluate the flags of the contacts the batch touched; send QA events and queued
+        customers. Returns the futures that resolve once the broker has them."""
+        sent: list[Awaitable[Any]] = []
+        for state in states.values():
+            store = state.qa
+            if store is None:
+                continue
+            events, tenants = store.evaluate(state.contacts)
+            state.dirty_tenants.update(tenants)
+            for event in events:
+                sent.append(await self.send_qa(
+                    contact_key(str(event["tenant"]), str(event["contact_id"])),
+                    orjson.dumps(event)))
+            for tenant, customer, contact, ts in store.take_customers():
+                sent.append(await self.send_customer(
+                    customer_key(tenant, customer),
+                    orjson.dumps([tenant, customer, contact, ts])))
+        return sent
+
+    @staticmethod
+    def persist(partition: int, state: PartitionState,
+                put: Callable[[int, bytes, bytes], None]) -> None:
+        store = state.qa
+        if store is None:
+            return
+        for tenant, contact in store.dirty:
+            qa = store.contacts.get((tenant, contact))
+            if qa is not None:
+                put(partition, qa_key(tenant, contact), orjson.dumps(qa.dump()))
+        store.dirty.clear()
+
+    @staticmethod
+    def load(state: PartitionState, tenant: str, contact: str, value: bytes) -> None:
+        if state.qa is not None:
+            state.qa.load(tenant, contact, orjson.loads(value))
+
+    @staticmethod
+    def restored(state: PartitionState) -> None:
+        if state.qa is not None:
+            state.qa.restore_live(state.contacts)
+
+    @staticmethod
+    def forget(partition: int, state: PartitionState, keys: Iterable[tuple[str, str]],
+               delete: Callable[[int, bytes], None]) -> None:
+        if state.qa is None:
+            return
+        for tenant, contact in state.qa.forget(keys):
+            delete(partition, qa_key(tenant, contact))
+
+
+# ------------------------------------------------------------------- repeat customers
+def index_customer(stored: bytes | None, value: bytes, window_ms: int, lateness_ms: int,
+                   partitions: int) -> tuple[bytes, list[tuple[int, bytes, bytes]]]:
+    """One queued contact of a customer: the customer's new table value and the repeat
+    signals to send, as ``(partition, key, value)`` of the events topic."""
+    tenant, _customer, contact, queued_ms = orjson.loads(value)
+    contacts = CustomerContacts.load(orjson.loads(stored) if stored else None)
+    changes = contacts.add(str(contact), int(queued_ms), window_ms)
+    latest = max(contacts.contacts.values())
+    contacts.prune(latest - window_ms - lateness_ms)
+    out = []
+    for cid, repeat in changes:
+        key = contact_key(str(tenant), cid)
+        out.append((partition_for(key, partitions), key,
+                    orjson.dumps(repeat_message(str(tenant), cid, repeat))))
+    return orjson.dumps(contacts.dump()), out
+
+
+# ------------------------------------------------------------------------ QA queue
+class QaQueueStore:
+    """The QA queue in Redis (docs/sentiment.md, "Redis")."""
+
+    def __init__(self, settings: Settings, client: aioredis.Redis) -> None:
+        self.settings = settings
+        self.redis = client
+        self.refused = 0
+
+    async def apply(self, event: Mapping[str, Any]) -> None:
+        """Fold one QA topic event into its item; publish the item (or the refusal)."""
+        s = self.settings
+        tenant, contact = str(event["tenant"]), str(event["contact_id"])
+        raw = await self.redis.hget(s.qa_key(tenant), contact)
+        item = orjson.loads(raw) if raw else None
+        new, refusal = fold(item, event)
+        pipe = self.redis.pipeline(transaction=True)
+        if new is not None and new != item:
+            pipe.hset(s.qa_key(tenant), contact, orjson.dumps(new))
+            pipe.zadd(s.qa_index_key(tenant), {contact: int(new.get("flagged_at_ms") or 0)})
+            pipe.sadd(s.tenants_key, tenant)
+            pipe.publish(s.qa_channel(tenant), orjson.dumps({"type": "qa_item", "item": new}))
+        if refusal is not None and event.get("kind") == "action":
+            self.refused += 1
+            pipe.publish(s.qa_channel(tenant), orjson.dumps({
+                "type": "qa_refused", "tenant": tenant, "contact_id": contact,
+                "action": event.get("action"), "who": event.get("who"), "reason": refusal}))
+        await pipe.execute()
+
+    async def relay_actions(self, send: Send) -> int:
+        """Move QA actions from the gateway's Redis stream to the QA topic (after the last
+        one relayed). An action relayed twice (a crash between sending and recording) is
+        applied once: the fold ignores an action id it has seen."""
+        s = self.settings
+        last: Any = await self.redis.get(s.qa_relayed_key)
+        start = last.decode() if isinstance(last, bytes) else str(last or "0-0")
+        found: Any = await self.redis.xread({s.qa_actions_stream: start}, count=RELAY_BATCH)
+        if not found:
+            return 0
+        futures = []
+        newest = start
+        for entry_id, fields in found[0][1]:
+            action_id = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+            data = {(k.decode() if isinstance(k, bytes) else str(k)):
+                    (v.decode() if isinstance(v, bytes) else str(v)) for k, v in fields.items()}
+            try:
+                event: dict[str, Any] = {"kind": "action", "tenant": data["tenant"],
+                         "contact_id": data["contact_id"], "action": data["action"],
+                         "who": data["who"], "role": data.get("role", ""),
+                         "note": data.get("note") or None, "at_ms": int(data["at_ms"]),
+                         "action_id": action_id}
+            except (KeyError, ValueError):
+                logger.warning("QA action %s is incomplete; skipped", action_id)
+            else:
+                futures.append(await send(contact_key(data["tenant"], data["contact_id"]),
+                                          orjson.dumps(event)))
+            newest = action_id
+        for future in futures:
+            await future
+        await self.redis.set(s.qa_relayed_key, newest)
+        return len(futures)

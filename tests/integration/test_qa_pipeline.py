@@ -1,0 +1,159 @@
+"""The QA queue through the live pipeline: a replayed stream with chats, transcripts, holds,
+transfers and a repeat customer, through the real broker, worker process and Redis; QA
+actions as the gateway records them; and a worker restart that must neither re-add nor reset
+a reviewed item."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from producers.replay import replay
+from tests.conftest import redis_client, wait_until
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+XSS = '<img src=x onerror="alert(1)">'
+
+
+def event(n: int, kind: str, second: float, contact: str, **fields: Any) -> dict[str, Any]:
+    return {"event_id": f"e{n}", "type": kind, "ts": (T0 + timedelta(seconds=second)).isoformat(),
+            "contact_id": contact, **fields}
+
+
+def conversation_stream() -> list[dict[str, Any]]:
+    """c-chat: a chat that turns sour and asks for a supervisor (in progress at the end);
+    c-voice: a call with a long hold and two transfers, transcribed; c-calm: a calm chat;
+    c-first / c-again: one customer twice in an hour, unhappy the second time."""
+    rows: list[tuple[str, float, str, dict[str, Any]]] = [
+        ("contact.queued", 0, "c-chat", {"queue": "chat", "channel": "chat"}),
+        ("contact.answered", 20, "c-chat", {"queue": "chat", "agent_id": "a1"}),
+        ("chat.message", 25, "c-chat", {"sender": "customer",
+                                        "text": "Hi, my internet keeps dropping."}),
+        ("chat.message", 40, "c-chat", {"sender": "agent", "text": "Sorry, let me check."}),
+        ("chat.message", 90, "c-chat", {"sender": "customer",
+                                        "text": "third hour on hold, still no answer"}),
+        ("chat.message", 120, "c-chat", {"sender": "customer",
+                                         "text": f"I want a supervisor {XSS}"}),
+        ("contact.queued", 0, "c-voice", {"queue": "support"}),
+        ("contact.answered", 10, "c-voice", {"queue": "support", "agent_id": "a2"}),
+        ("transcript.segment", 15, "c-voice", {"speaker": "customer",
+                                               "text": "hello yes I am calling about my bill"}),
+        ("contact.held", 30, "c-voice", {"agent_id": "a2"}),
+        ("contact.resumed", 450, "c-voice", {"agent_id": "a2"}),
+        ("contact.transferred", 500, "c-voice", {"agent_id": "a2", "to_queue": "billing"}),
+        ("contact.answered", 520, "c-voice", {"queue": "billing", "agent_id": "a3"}),
+        ("contact.transferred", 600, "c-voice", {"agent_id": "a3", "to_agent": "a4"}),
+        ("transcript.segment", 610, "c-voice", {"speaker": "customer",
+                                                "text": "this is the third person I talk to"}),
+        ("contact.ended", 700, "c-voice", {"agent_id": "a4"}),
+        ("contact.wrapped", 720, "c-voice", {"agent_id": "a4"}),
+        ("contact.queued", 0, "c-calm", {"queue": "chat", "channel": "chat"}),
+        ("chat.message", 5, "c-calm", {"sender": "customer",
+                                       "text": "Great, that fixed it, thanks!"}),
+        ("contact.queued", 0, "c-first", {"queue": "billing", "customer_id": "cust-9"}),
+        ("contact.abandoned", 10, "c-first", {"queue": "billing"}),
+        ("contact.queued", 1800, "c-again", {"queue": "chat", "channel": "chat",
+                                             "customer_id": "cust-9"}),
+        ("chat.message", 1805, "c-again", {"sender": "customer",
+                                           "text": "I already called, nobody fixed it. Useless."}),
+    ]
+    events = [event(n, kind, sec, contact, **fields)
+              for n, (kind, sec, contact, fields) in enumerate(rows)]
+    # The repeat arrives first and the earlier contact last; one line twice.
+    events.sort(key=lambda e: e["contact_id"] != "c-again")
+    return [*events, events[3]]
+
+
+def qa_items(settings: Any) -> dict[str, dict[str, Any]]:
+    raw = redis_client(settings).hgetall(settings.qa_key("default"))
+    return {k.decode(): orjson.loads(v) for k, v in raw.items()}
+
+
+def rules(item: dict[str, Any]) -> set[str]:
+    return {r["rule"] for r in item.get("reasons", [])}
+
+
+def record_action(settings: Any, contact: str, action: str, who: str = "quinn") -> None:
+    """As the gateway does (gateway/server.py, record_qa_action)."""
+    redis_client(settings).xadd(settings.qa_actions_stream, {
+        "tenant": "default", "contact_id": contact, "action": action, "who": who,
+        "role": "qa", "note": "", "at_ms": str(int(time.time() * 1000))})
+
+
+def test_a_replayed_stream_fills_the_qa_queue_and_reviews_survive_a_restart(
+        make_settings: Any, start_worker: Any, tmp_path: Path) -> None:
+    path = tmp_path / "qa.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in conversation_stream()))
+    settings = make_settings()
+    worker = start_worker(settings)
+    replay(path, settings, speed=None, wait=True, wait_timeout_s=120, progress=None)
+
+    expected = {"c-chat": {"escalation", "low-sentiment"},
+                "c-voice": {"long-hold", "many-transfers"},
+                "c-first": set(),  # abandoned after 10 s: no flag
+                "c-again": {"repeat-customer-unhappy"}}
+
+    def settled() -> bool:
+        items = qa_items(settings)
+        return all(rules(items.get(c, {})) >= want for c, want in expected.items() if want)
+
+    wait_until(settled, timeout=60)
+    items = qa_items(settings)
+    assert set(items) == {"c-chat", "c-voice", "c-again"}  # c-calm and c-first not flagged
+    chat = items["c-chat"]
+    assert chat["status"] == "open" and chat["in_progress"] is True
+    escalation = next(r for r in chat["reasons"] if r["rule"] == "escalation")
+    assert [e["text"] for e in escalation["evidence"]] == [
+        f"I want a supervisor {XSS}"]
+    assert [m["text"] for m in chat["messages"]][:2] == [
+        "Hi, my internet keeps dropping.", "third hour on hold, still no answer"]
+    assert items["c-again"]["repeat"] == {"previous_contact": "c-first", "gap_s": 1800.0}
+    voice = items["c-voice"]
+    assert voice["in_progress"] is False and voice["transfers"] == 2 and voice["hold_s"] == 420
+    # newest first: by the contact's stream time when it was flagged
+    index = redis_client(settings).zrevrange(settings.qa_index_key("default"), 0, -1)
+    by_time = sorted(items, key=lambda c: items[c]["flagged_at_ms"], reverse=True)
+    assert [c.decode() for c in index] == by_time and by_time[0] == "c-again"
+
+    # The snapshot lists the flagged contact still in progress (the alert rules read it).
+    def flagged_in_progress() -> dict[str, Any]:
+        raw = redis_client(settings).get(settings.snapshot_key("default"))
+        return dict(orjson.loads(raw).get("flagged_contacts") or {}) if raw else {}
+
+    wait_until(lambda: set(flagged_in_progress()) == {"c-chat", "c-again"}, timeout=10)
+    assert flagged_in_progress()["c-chat"]["agent"] == "a1"
+
+    # QA claims and reviews c-chat; someone else's review of a claimed item is refused.
+    record_action(settings, "c-chat", "claim")
+    record_action(settings, "c-chat", "review", who="rae")
+    record_action(settings, "c-chat", "review")
+    record_action(settings, "c-voice", "dismiss")
+    wait_until(lambda: qa_items(settings)["c-chat"]["status"] == "reviewed"
+               and qa_items(settings)["c-voice"]["status"] == "dismissed", timeout=30)
+    reviewed = qa_items(settings)["c-chat"]
+    assert reviewed["reviewed_by"] == "quinn"
+    assert [h["action"] for h in reviewed["history"]] == ["claim", "review"]
+
+    # Restart: the same stream again (replayed twice), and more for c-chat.
+    worker.stop()
+    start_worker(settings)
+    later = tmp_path / "later.jsonl"
+    later.write_bytes(orjson.dumps(event(
+        99, "chat.message", 200, "c-chat", sender="customer",
+        text="I will cancel my account and file a formal complaint")) + b"\n")
+    replay(path, settings, speed=None, wait=True, wait_timeout_s=120, progress=None)
+    replay(later, settings, speed=None, wait=True, wait_timeout_s=120, progress=None)
+    wait_until(lambda: any(m["text"].startswith("I will cancel")
+                           for m in qa_items(settings)["c-chat"]["messages"]), timeout=30)
+    after = qa_items(settings)
+    assert set(after) == {"c-chat", "c-voice", "c-again"}
+    assert after["c-chat"]["status"] == "reviewed" and after["c-chat"]["reviewed_by"] == "quinn"
+    assert after["c-voice"]["status"] == "dismissed"
+    assert [h["action"] for h in after["c-chat"]["history"]] == ["claim", "review"]

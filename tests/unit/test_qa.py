@@ -1,0 +1,307 @@
+"""QA flags on hand-made contacts, the flag rules in the rules file, the repeat-customer
+index and the QA queue's fold: pure logic, no broker or Redis."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from stream.alerts.backtest import backtest
+from stream.alerts.rules import RuleFileError, default_config, parse_config
+from stream.events import EVENT_ADAPTER, Event
+from stream.qa.customers import CustomerContacts
+from stream.qa.queue import fold
+from stream.report import new_partition_state
+from stream.settings import Settings
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+FLAGS = default_config().flags
+
+
+def ev(kind: str, second: float, contact: str = "c1", **fields: Any) -> Event:
+    ts = (T0 + timedelta(seconds=second)).isoformat()
+    return EVENT_ADAPTER.validate_python({
+        "event_id": f"{contact}-{kind}-{second}-{fields.get('text', '')[:12]}",
+        "type": kind, "ts": ts, "contact_id": contact, **fields})
+
+
+def say(second: float, text: str, contact: str = "c1", who: str = "customer") -> Event:
+    return ev("chat.message", second, contact, sender=who, text=text)
+
+
+def run(events: list[Event]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Apply events to one partition with the default flags; the last content sent per
+    contact and the live flagged contacts."""
+    state = new_partition_state(Settings(), flags=FLAGS)
+    assert state.qa is not None
+    sent: dict[str, Any] = {}
+    for event in events:
+        state.apply(event)
+        for out in state.qa.evaluate(state.contacts)[0]:
+            sent[str(out["contact_id"])] = out["content"]
+    return sent, [state.qa.live_view("default")]
+
+
+def reasons(content: dict[str, Any]) -> list[str]:
+    return [r["rule"] for r in content["reasons"]]
+
+
+def test_escalation_and_unhappy_customer_are_flagged_with_the_messages_that_show_it() -> None:
+    events = [
+        ev("contact.queued", 0, queue="billing", channel="chat"),
+        ev("contact.answered", 30, queue="billing", agent_id="a1"),
+        say(31, "Hi, I think I was charged twice for my last order."),
+        say(40, "Let me check that for you.", who="agent"),
+        say(60, "third hour on hold, still no answer"),
+        say(70, "I want to speak to a supervisor right now"),
+    ]
+    sent, (live,) = run(events)
+    content = sent["c1"]
+    assert set(reasons(content)) >= {"escalation", "low-sentiment"}
+    escalation = next(r for r in content["reasons"] if r["rule"] == "escalation")
+    assert escalation["reason"] == "Escalation: the customer said 'supervisor'"
+    assert [e["text"] for e in escalation["evidence"]] == [
+        "I want to speak to a supervisor right now"]
+    low = next(r for r in content["reasons"] if r["rule"] == "low-sentiment")
+    # the complaint with no negative word is evidence of the low score
+    assert "third hour on hold, still no answer" in [e["text"] for e in low["evidence"]]
+    assert [m["text"] for m in content["messages"]][0].startswith("Hi, I think")
+    assert all(m["text"] != "Let me check that for you." for m in content["messages"])
+    assert content["in_progress"] is True and content["agent"] == "a1"
+    assert live["c1"]["agent"] == "a1" and "escalation" in live["c1"]["reasons"]
+
+
+def test_a_calm_customer_is_not_flagged() -> None:
+    sent, (live,) = run([
+        ev("contact.queued", 0, queue="sales", channel="chat"),
+        say(5, "How do I upgrade my plan?"),
+        say(20, "Great, that's what I needed. Thanks!"),
+    ])
+    assert sent == {} and live == {}
+
+
+def test_telephony_signals_flag_long_holds_transfers_and_long_abandons() -> None:
+    events = [
+        ev("contact.queued", 0, "v1", queue="support"),
+        ev("contact.answered", 10, "v1", queue="support", agent_id="a1"),
+        ev("contact.held", 20, "v1", agent_id="a1"),
+        ev("contact.resumed", 20 + 400, "v1", agent_id="a1"),
+        ev("contact.transferred", 500, "v1", agent_id="a1", to_queue="billing"),
+        ev("contact.answered", 510, "v1", queue="billing", agent_id="a2"),
+        ev("contact.transferred", 600, "v1", agent_id="a2", to_agent="a3"),
+        ev("contact.queued", 0, "v2", queue="support"),
+        ev("contact.abandoned", 150, "v2", queue="support"),
+        ev("contact.queued", 0, "v3", queue="support"),
+        ev("contact.abandoned", 30, "v3", queue="support"),
+    ]
+    sent, _ = run(events)
+    assert set(reasons(sent["v1"])) == {"long-hold", "many-transfers"}
+    hold = next(r for r in sent["v1"]["reasons"] if r["rule"] == "long-hold")
+    assert hold["reason"] == "On hold 6 min 40 s in total"
+    assert hold["facts"] == ["held 6 min 40 s in total"]
+    assert reasons(sent["v2"]) == ["abandoned-after-long-wait"]
+    assert sent["v2"]["in_progress"] is False
+    assert "v3" not in sent  # 30 s is no long wait
+
+
+def test_flags_do_not_depend_on_arrival_order_or_duplicates() -> None:
+    events = [
+        ev("contact.queued", 0, queue="billing", channel="chat"),
+        say(10, "My internet keeps dropping in the evening."),
+        say(20, "This is taking way too long."),
+        say(30, "I've explained this twice already, I will cancel"),
+        say(40, "still not fixed?!"),
+    ]
+    want, _ = run(events)
+    for order in itertools.islice(itertools.permutations(events), 0, 120, 7):
+        got, _ = run([*order, order[2]])
+        assert reasons(got["c1"]) == reasons(want["c1"])
+        assert got["c1"]["messages"] == want["c1"]["messages"]
+        assert got["c1"]["rolling_score"] == want["c1"]["rolling_score"]
+
+
+def test_a_repeat_customer_is_flagged_only_when_unhappy_too() -> None:
+    state = new_partition_state(Settings(), flags=FLAGS)
+    assert state.qa is not None
+    from stream.qa.signals import Repeat
+    for event in (ev("contact.queued", 0, "r1", queue="billing", channel="chat"),
+                  say(5, "Hello, can you tell me where my order is?", "r1")):
+        state.apply(event)
+    state.qa.apply_repeat(("default", "r1"), Repeat("r0", 0, 3_600_000))
+    assert state.qa.evaluate(state.contacts)[0] == []
+    state.apply(say(30, "I already gave you that information. Terrible.", "r1"))
+    (out,) = state.qa.evaluate(state.contacts)[0]
+    content: Any = out["content"]
+    assert "repeat-customer-unhappy" in reasons(content)
+    assert content["repeat"] == {"previous_contact": "r0", "gap_s": 3600.0}
+
+
+def test_the_state_of_a_contact_survives_dump_and_load_without_sending_again() -> None:
+    state = new_partition_state(Settings(), flags=FLAGS)
+    assert state.qa is not None
+    for event in (ev("contact.queued", 0, queue="billing", channel="chat"),
+                  ev("contact.answered", 5, queue="billing", agent_id="a1"),
+                  say(10, "I want to cancel my account, this is a joke")):
+        state.apply(event)
+    assert len(state.qa.evaluate(state.contacts)[0]) == 1
+    dumped = {key: qa.dump() for key, qa in state.qa.contacts.items()}
+    other = new_partition_state(Settings(), flags=FLAGS)
+    assert other.qa is not None
+    for (tenant, contact), data in dumped.items():
+        other.qa.load(tenant, contact, data)
+    other.contacts = state.contacts
+    other.qa.restore_live(other.contacts)
+    assert other.qa.live_view("default") == state.qa.live_view("default")
+    other.apply(say(10, "I want to cancel my account, this is a joke"))  # replayed: no news
+    assert other.qa.evaluate(other.contacts)[0] == []
+
+
+# ---------------------------------------------------------------------- rules file
+FLAG_FILE = """
+[[flag]]
+id = "long-hold-unhappy"
+when = ["hold_s > 600", "negative"]
+message = "Held {hold} and unhappy"
+
+[[flag]]
+id = "bad"
+when = ["hold_s", "mood < 3"]
+message = "{nonsense}"
+"""
+
+
+def test_flag_rules_are_read_from_the_rules_file_with_line_and_field_errors() -> None:
+    with pytest.raises(RuleFileError) as caught:
+        parse_config(FLAG_FILE, "rules.toml")
+    text = str(caught.value)
+    assert "rules.toml:9: flag 'bad', field 'when[0]': " in text
+    assert "'hold_s' needs an operator and a number" in text
+    assert "field 'when[1]'" in text and "unknown" in text
+    assert "rules.toml:10: flag 'bad', field 'message': unknown placeholder {nonsense}" in text
+    good = parse_config(FLAG_FILE.split("[[flag]]\nid = \"bad\"")[0], "rules.toml")
+    (rule,) = good.flags
+    assert [c.text() for c in rule.when] == ["hold_s > 600", "negative"]
+    assert good.rules == []
+
+
+def test_the_default_flag_thresholds_come_from_the_sentiment_settings() -> None:
+    settings = Settings(sentiment={"long_hold_s": 1000})  # type: ignore[arg-type]
+    state = new_partition_state(settings, flags=FLAGS)
+    assert state.qa is not None
+    for event in (ev("contact.queued", 0, queue="s"),
+                  ev("contact.answered", 1, queue="s", agent_id="a"),
+                  ev("contact.held", 2, agent_id="a"), ev("contact.resumed", 402, agent_id="a")):
+        state.apply(event)
+    assert state.qa.evaluate(state.contacts)[0] == []
+
+
+# ------------------------------------------------------------------ repeat customers
+def test_the_repeat_index_finds_the_previous_contact_in_any_order() -> None:
+    day = 86_400_000
+    contacts = [("k1", 0), ("k2", 3_600_000), ("k3", 2 * day), ("k4", 2 * day + 60_000)]
+    want = {"k2": ("k1", 0), "k4": ("k3", 2 * day)}
+    for order in itertools.permutations(contacts):
+        index = CustomerContacts()
+        told: dict[str, tuple[str, int]] = {}
+        for contact, ts in order:
+            for cid, repeat in index.add(contact, ts, day):
+                # a contact keeps the nearest previous contact it is told of
+                mine = told.get(cid)
+                if mine is None or repeat.previous_queued_ms > mine[1]:
+                    told[cid] = (repeat.previous_contact, repeat.previous_queued_ms)
+        assert told == want
+
+
+# ----------------------------------------------------------------------- QA queue
+def flag_event(at_ms: int, **content: Any) -> dict[str, Any]:
+    return {"kind": "flag", "tenant": "default", "contact_id": "c1", "at_ms": at_ms,
+            "content": {"flagged_at_ms": 1, "reasons": [], **content}}
+
+
+def action(action_id: str, action: str, who: str = "quinn", role: str = "qa") -> dict[str, Any]:
+    return {"kind": "action", "tenant": "default", "contact_id": "c1", "action": action,
+            "who": who, "role": role, "at_ms": 5, "action_id": action_id, "note": None}
+
+
+def test_the_queue_claims_reviews_and_never_resets_a_reviewed_item() -> None:
+    item, _ = fold(None, flag_event(10, rolling_score=-0.5))
+    assert item is not None and item["status"] == "open"
+    item, refused = fold(item, action("1-0", "claim"))
+    assert refused is None and item is not None
+    assert (item["status"], item["claimed_by"]) == ("claimed", "quinn")
+    same, refused = fold(item, action("1-0", "claim"))  # delivered again: nothing
+    assert same == item and refused is None
+    other, refused = fold(item, action("2-0", "review", who="rae"))
+    assert refused == "claimed by quinn" and other is not None
+    assert other["status"] == "claimed"
+    item, refused = fold(other, action("3-0", "review"))
+    assert refused is None and item is not None and item["status"] == "reviewed"
+    # a restarted worker sends the flag again, even an older one: the status stays
+    again, _ = fold(item, flag_event(10, rolling_score=-0.5))
+    old, _ = fold(again, flag_event(5, rolling_score=0.9))
+    assert old is not None and old["status"] == "reviewed" and old["rolling_score"] == -0.5
+    newer, _ = fold(old, flag_event(20, rolling_score=-0.7))
+    assert newer is not None and newer["rolling_score"] == -0.7
+    assert newer["status"] == "reviewed" and newer["reviewed_by"] == "quinn"
+    _, refused = fold(newer, action("4-0", "dismiss"))
+    assert refused == "the item is already reviewed (by quinn)"
+    _, refused = fold(None, action("5-0", "claim"))
+    assert refused == "no such item in the QA queue"
+    _, refused = fold(newer, action("6-0", "claim", who="vic", role="viewer"))
+    assert refused == "only the qa and admin roles act on the QA queue"
+
+
+# ------------------------------------------------------------------- live alert
+def test_supervisors_get_an_alert_while_a_flagged_contact_is_in_progress() -> None:
+    events = [
+        EVENT_ADAPTER.validate_python({"event_id": "a1-s", "type": "agent.state",
+                                       "ts": T0.isoformat(), "agent_id": "a1",
+                                       "state": "available", "team": "Blue"}),
+        ev("contact.queued", 1, queue="billing", channel="chat"),
+        ev("contact.answered", 5, queue="billing", agent_id="a1"),
+        say(20, "This is ridiculous, I want a supervisor"),
+        say(200, "ok"),
+        ev("contact.ended", 300, agent_id="a1"),
+        ev("contact.wrapped", 330, agent_id="a1"),
+        ev("contact.queued", 400, "c9", queue="billing"),
+    ]
+    config = default_config()
+    rule = next(r for r in config.rules if r.id == "flagged-customer-on-contact")
+    transitions = backtest(events, [rule], Settings(), flags=config.flags)
+    assert [(t.state, t.scope.agent, t.scope.reason) for t in transitions] == [
+        ("raised", "a1", "c1"), ("cleared", "a1", "c1")]
+    raised, cleared = transitions
+    assert raised.message == "a1 (Blue) is with a flagged customer (contact c1)"
+    assert raised.audience == ("supervisor",)
+    # evaluated every 10 s of stream time: the instant of the message, and of the end
+    assert raised.at_ms == int((T0 + timedelta(seconds=20)).timestamp() * 1000)
+    assert cleared.at_ms == int((T0 + timedelta(seconds=300)).timestamp() * 1000)
+
+
+# ---------------------------------------------------------------------- simulator
+def test_the_simulator_gives_the_demo_flags_to_show() -> None:
+    from collections import Counter
+
+    from producers.simulator import default_config as sim_config
+    from producers.simulator import simulate
+
+    events = list(simulate(sim_config(agents=30, hours=4, seed=3)))
+    kinds = Counter(e["type"] for e in events)
+    assert kinds["transcript.segment"] > 1000 and kinds["chat.message"] > 200
+    customers = Counter(e["customer_id"] for e in events
+                        if e["type"] == "contact.queued" and "customer_id" in e)
+    assert any(n > 1 for n in customers.values())
+    state = new_partition_state(Settings(), flags=FLAGS)
+    assert state.qa is not None
+    for e in events:
+        state.apply(EVENT_ADAPTER.validate_python(e))
+    flagged = Counter(r["rule"] for out in state.qa.evaluate(state.contacts)[0]
+                      for r in out["content"]["reasons"])  # type: ignore[attr-defined]
+    for rule in ("low-sentiment", "escalation", "long-hold", "many-transfers"):
+        assert flagged[rule] > 0, rule
+    quiet = [e["text"] for e in events if e["type"] == "transcript.segment"
+             and e["text"] == "third hour on hold still no answer"]
+    assert quiet
