@@ -17,6 +17,8 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from stream.agents.process_events import EventProcessor
+from stream.alert_worker import AlertWorker
+from stream.alerts.rules import default_rules, load_rules
 from stream.metrics.partition import PartitionState
 from stream.publisher import RedisPublisher
 from stream.report import calendar, new_partition_state
@@ -97,6 +99,10 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
         settings.topic_intervals, key_type=bytes, value_type=bytes, key_serializer="raw",
         value_serializer="raw", partitions=1,
     )
+    alerts_topic = app.topic(
+        settings.topic_alerts, key_type=bytes, value_type=bytes, key_serializer="raw",
+        value_serializer="raw", partitions=1,
+    )
 
     # One table per source partition's state: facts of contacts and agents, archived
     # contributions and progress (stream/agents/process_events.py says why one).
@@ -123,6 +129,12 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
     read_from_stored_progress(app, settings.topic_events, processor.resume_offsets)
     publisher = RedisPublisher(settings, aioredis.from_url(redis_url), send_interval)
 
+    async def send_alert(key: bytes, value: bytes) -> Awaitable[Any]:
+        return await alerts_topic.send(key=key, value=value)
+
+    rules = load_rules(settings.rules_file) if settings.rules_file else default_rules()
+    alerts = AlertWorker(settings, publisher.redis, send_alert, lambda: processor.states, rules)
+
     @app.agent(events_topic)
     async def process_events(stream: Any) -> None:
         async for batch in stream.take_events(settings.batch_max, settings.batch_within_s):
@@ -135,6 +147,7 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
             if tp.topic == settings.topic_events
         }
         await processor.rebuild(partitions)
+        processor.alerts = await alerts.assign(partitions)
 
     ticks = 0
 
@@ -147,6 +160,7 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
                 {t for state in processor.states.values() for t in state.tenants()})
         async with processor.lock:  # publish only what the broker has acknowledged
             await publish(processor.states)
+        await alerts.cycle(publisher.foreign_views)
 
     async def publish(states: dict[int, PartitionState]) -> None:
         known = {t for state in states.values() for t in state.tenants()}

@@ -78,6 +78,7 @@ def make_settings(servers: Servers, tmp_path: Path) -> Iterator[object]:
             "redis_url": servers.redis_url,
             "topic_events": f"{tag}.events",
             "topic_dead_letters": f"{tag}.dead-letters",
+            "topic_alerts": f"{tag}.alerts",
             "app_id": f"floorpulse-{tag}",
             "redis_prefix": f"fp-{tag}",
             "data_dir": str(tmp_path / f"data-{n}"),
