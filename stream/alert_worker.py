@@ -91,12 +91,18 @@ class AlertWorker:
         if EVALUATOR_PARTITION in partitions:
             if self.live is None:
                 await self._load()
-        elif self.live is not None:
+        else:
+            await self.release()
+        return self.live
+
+    async def release(self) -> None:
+        """Stop evaluating, once everything is written: when the evaluator's partition is
+        revoked, before the rebalance goes on, so that its next owner loads all of it."""
+        if self.live is not None:
             await self.flush()
             self.live = None
-            self.outbox.clear()
-            logger.info("alert rules are evaluated by another worker now")
-        return self.live
+            self.outbox.clear()  # kept in the stored state: the next owner sends it
+            logger.info("alert rules no longer evaluated here")
 
     async def _load(self) -> None:
         s = self.settings

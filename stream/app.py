@@ -17,7 +17,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from stream.agents.process_events import EventProcessor
-from stream.alert_worker import AlertWorker
+from stream.alert_worker import EVALUATOR_PARTITION, AlertWorker
 from stream.alerts.rules import default_rules, load_rules
 from stream.metrics.partition import PartitionState
 from stream.publisher import RedisPublisher
@@ -148,6 +148,14 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
         }
         await processor.rebuild(partitions)
         processor.alerts = await alerts.assign(partitions)
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def stop_evaluating_alerts(sender: faust.App, revoked: set[TP], **_: Any) -> None:
+        """Awaited before the rebalance goes on (and after the batch in progress), so the
+        next owner of the evaluator's partition loads everything this worker wrote."""
+        if TP(settings.topic_events, EVALUATOR_PARTITION) in revoked:
+            processor.alerts = None
+            await alerts.release()
 
     ticks = 0
 
