@@ -19,6 +19,7 @@ from faust.types import TP
 from redis.exceptions import RedisError
 
 from stream.agents.process_events import EventProcessor
+from stream.alert_worker import EVALUATOR_PARTITION, AlertWorker
 from stream.alerts.rules import settings_config
 from stream.metrics.partition import PartitionState
 from stream.publisher import RedisPublisher
@@ -101,6 +102,10 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
         settings.topic_intervals, key_type=bytes, value_type=bytes, key_serializer="raw",
         value_serializer="raw", partitions=1,
     )
+    alerts_topic = app.topic(
+        settings.topic_alerts, key_type=bytes, value_type=bytes, key_serializer="raw",
+        value_serializer="raw", partitions=1,
+    )
 
     # One table per source partition's state: facts of contacts and agents, archived
     # contributions and progress (stream/agents/process_events.py says why one).
@@ -133,7 +138,8 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
         "customer_to_contacts", key_type=bytes, value_type=bytes,
         partitions=settings.topic_partitions, default=None,
     )
-    flag_rules = settings_config(settings.rules_file).flags
+    config = settings_config(settings.rules_file)  # alert rules and QA flag rules
+    flag_rules = config.flags
 
     async def send_qa(key: bytes, value: bytes) -> Awaitable[Any]:
         return await qa_topic.send(key=key, value=value)
@@ -148,6 +154,12 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
     )
     read_from_stored_progress(app, settings.topic_events, processor.resume_offsets)
     publisher = RedisPublisher(settings, aioredis.from_url(redis_url), send_interval)
+
+    async def send_alert(key: bytes, value: bytes) -> Awaitable[Any]:
+        return await alerts_topic.send(key=key, value=value)
+
+    alerts = AlertWorker(settings, publisher.redis, send_alert, lambda: processor.states,
+                         config.rules)
 
     @app.agent(events_topic)
     async def process_events(stream: Any) -> None:
@@ -201,6 +213,15 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
             if tp.topic == settings.topic_events
         }
         await processor.rebuild(partitions)
+        processor.alerts = await alerts.assign(partitions)
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def stop_evaluating_alerts(sender: faust.App, revoked: set[TP], **_: Any) -> None:
+        """Awaited before the rebalance goes on (and after the batch in progress), so the
+        next owner of the evaluator's partition loads everything this worker wrote."""
+        if TP(settings.topic_events, EVALUATOR_PARTITION) in revoked:
+            processor.alerts = None
+            await alerts.release()
 
     ticks = 0
 
@@ -213,6 +234,7 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
                 {t for state in processor.states.values() for t in state.tenants()})
         async with processor.lock:  # publish only what the broker has acknowledged
             await publish(processor.states)
+        await alerts.cycle(publisher.foreign_views)
 
     async def publish(states: dict[int, PartitionState]) -> None:
         known = {t for state in states.values() for t in state.tenants()}

@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 
 def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
-    """Create the events and dead-letter topics if they do not exist (idempotent)."""
+    """Create the events, dead-letter and alerts topics if they do not exist (idempotent)."""
     bootstrap, _ = settings.require_servers()
     deadline = time.monotonic() + timeout_s
     while True:
@@ -43,6 +43,7 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
         wanted = [
             NewTopic(settings.topic_events, settings.topic_partitions, 1),
             NewTopic(settings.topic_dead_letters, 1, 1),
+            NewTopic(settings.topic_alerts, 1, 1),
         ]
         missing = [t for t in wanted if t.name not in existing]
         if missing:

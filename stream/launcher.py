@@ -81,6 +81,9 @@ def up(settings: Settings, simulate: bool = False, speed: str = "1", seed: int =
         token = secrets.token_hex(16)
         settings = settings.model_copy(update={"tokens": {
             token: TokenSettings(name="demo admin", role="admin")}})
+    if simulate and "alerts_live_window_s" not in settings.model_fields_set:
+        # The simulated day starts at 08:00 today, perhaps hours ago: evaluate all of it.
+        settings = settings.model_copy(update={"alerts_live_window_s": 0.0})
     with servers(settings) as live:
         ensure_topics(live)
         children = [spawn(["worker"], live), spawn(["gateway"], live)]

@@ -48,6 +48,8 @@ class RedisPublisher:
         self.partitions = settings.topic_partitions
         self.published_at: dict[str, float] = {}
         self.closed: dict[str, int] = {}
+        # tenant -> the views of partitions other workers own, as last read (for alerts)
+        self.foreign_views: dict[str, list[PartitionView]] = {}
 
     def due(self, tenant: str, now: float) -> bool:
         """Whether a heartbeat is due for the tenant."""
@@ -75,6 +77,7 @@ class RedisPublisher:
             for partition, value in zip(foreign, raw, strict=True):
                 if value:
                     views[partition] = PartitionView.from_json(orjson.loads(value))
+        self.foreign_views[tenant] = [views[p] for p in foreign if p in views]
         return list(views.values())
 
     # ---------------------------------------------------------------- publish

@@ -114,6 +114,9 @@ class Settings(BaseSettings):
 
     # Alerts: the rules file (TOML, docs/alerts.md); unset: the shipped default rules
     rules_file: str | None = None
+    # The worker evaluates instants of stream time no older than the wall clock minus this
+    # (0: every instant); history is for `floorpulse backtest` (docs/alerts.md)
+    alerts_live_window_s: float = Field(default=3600.0, ge=0)
     webhooks: tuple[WebhookSettings, ...] = ()
 
     # Gateway
@@ -211,6 +214,11 @@ class Settings(BaseSettings):
         """A Redis stream of acknowledgements from the gateway: fields ``tenant``,
         ``alert_id``, ``who``, ``role``, ``comment``, ``at_ms`` (wall clock)."""
         return f"{self.redis_prefix}:alert-acks"
+
+    @property
+    def alert_acks_read_key(self) -> str:
+        """The id of the last acknowledgement the worker has applied (in the stream above)."""
+        return f"{self.redis_prefix}:alert-acks:read"
 
     @property
     def webhook_stats_key(self) -> str:

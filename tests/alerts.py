@@ -1,8 +1,12 @@
 """Alert transitions as the worker writes and publishes them, for tests of the gateway and
-the page (the worker's side of the contract in docs/alerts.md, "Access")."""
+the page (the worker's side of the contract in docs/alerts.md, "Access"), and a recorded
+stream that trips three of the default rules, for tests of the live evaluation."""
 
 from __future__ import annotations
 
+import itertools
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -42,3 +46,45 @@ async def publish_alert(redis: aioredis.Redis, settings: Settings, data: Json) -
     else:
         await redis.hset(settings.alerts_key(tenant), data["alert_id"], orjson.dumps(data))
     await redis.publish(settings.alerts_channel(tenant), orjson.dumps(data))
+
+
+ALERTING_START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def alerting_stream(start: datetime = ALERTING_START,
+                    tenant: str = "default") -> list[Json]:
+    """A recorded stream that trips three default rules (docs/alerts.md, "Defaults"):
+    twelve calls queued in billing in the first 16 s with nobody to answer them
+    (``contacts-waiting-high``, then ``longest-wait-high``), answered from 200 s to 400 s;
+    an agent on break from 0 s to 1200 s, with no events between 400 s and 1200 s
+    (``break-too-long`` raised in that stretch); a last call at 1205.5 s. Times are
+    seconds from ``start``."""
+    ids = itertools.count()
+    events: list[Json] = []
+
+    def ev(kind: str, seconds: float, **fields: object) -> None:
+        ts = (start + timedelta(seconds=seconds)).isoformat(timespec="milliseconds")
+        events.append({"type": kind, "event_id": f"{tenant}-{next(ids)}", "ts": ts,
+                       "tenant": tenant, **fields})
+
+    helpers = ["bo", "cy", "di", "ed", "fi", "gu", "ha", "ik", "jo", "ko", "li", "mo"]
+    ev("agent.state", 0, agent_id="ana", state="aux", reason="break", team="Blue",
+       queues=["billing"], name="Ana")
+    for second in range(12):
+        ev("contact.queued", 5 + second, contact_id=f"c{second:02d}", queue="billing")
+    answers = [200, 200, 200, 250, 250, 250, 310, 310, 310, 400, 400, 400]
+    for n, (agent, second) in enumerate(zip(helpers, answers, strict=True)):
+        if n % 3 == 0:
+            for late in helpers[n:n + 3]:
+                ev("agent.state", second, agent_id=late, state="available", team="Green",
+                   queues=["billing"])
+        ev("contact.answered", second, contact_id=f"c{n:02d}", queue="billing", agent_id=agent)
+        ev("agent.state", second, agent_id=agent, state="on_contact")
+    ev("agent.state", 1200, agent_id="ana", state="available")
+    ev("contact.queued", 1205.5, contact_id="c12", queue="billing")
+    return events
+
+
+def write_jsonl(path: Path, events: list[Json]) -> Path:
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    return path

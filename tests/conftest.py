@@ -80,6 +80,7 @@ def make_settings(servers: Servers, tmp_path: Path) -> Iterator[object]:
             "topic_dead_letters": f"{tag}.dead-letters",
             "topic_qa": f"{tag}.qa",
             "topic_qa_customers": f"{tag}.qa-customers",
+            "topic_alerts": f"{tag}.alerts",
             "app_id": f"floorpulse-{tag}",
             "redis_prefix": f"fp-{tag}",
             "data_dir": str(tmp_path / f"data-{n}"),

@@ -35,6 +35,7 @@ from typing import Any
 
 import orjson
 
+from stream.alerts.live import LiveAlerts
 from stream.events import Rejected, agent_key, contact_key, decode_message, split_key
 from stream.metrics.facts import AgentFacts, ContactFacts
 from stream.metrics.partition import CLOSED, LATE, PartitionState, is_archive_record
@@ -114,6 +115,9 @@ class EventProcessor:
         self.expired_at: dict[int, int] = {}  # partition -> stream time of its last expiry
         self.lock = asyncio.Lock()  # batches and publishing take turns
         self.qa = qa  # sentiment and QA flags (stream/qa/worker.py), if on
+        # Evaluates the alert rules at the instants of stream time events close, on the
+        # worker that evaluates them (stream/alert_worker.py); None on the others.
+        self.alerts: LiveAlerts | None = None
 
     # ----------------------------------------------------------- rebalance
     def state(self, partition: int) -> PartitionState:
@@ -188,6 +192,7 @@ class EventProcessor:
             touched: set[int] = set()
             sent: list[Awaitable[Any]] = []
             rewound: set[int] = set()
+            alerts = self.alerts
             for fevent in messages:
                 msg = fevent.message
                 partition, offset = msg.partition, msg.offset
@@ -222,6 +227,8 @@ class EventProcessor:
                     events, rejects = decode_message(msg.value)
                     applied = 0
                     for event in events:
+                        if alerts is not None:
+                            alerts.before(event)
                         try:
                             refused = live.refusal(event)
                         except Exception as exc:  # never stop the worker for one event
@@ -229,6 +236,8 @@ class EventProcessor:
                             refused = f"internal error: {exc!r}"
                         if refused is None:
                             applied += 1
+                            if alerts is not None:
+                                alerts.applied(event)
                         else:
                             rejects.append(Rejected(
                                 reason=REFUSALS.get(refused, refused).format(

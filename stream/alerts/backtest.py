@@ -26,12 +26,12 @@ from typing import Any
 
 import orjson
 
-from stream.alerts.cadence import CADENCE_MS, Cadence
-from stream.alerts.engine import AlertEngine, AlertTransition, iso
+from stream.alerts.cadence import CADENCE_MS
+from stream.alerts.engine import AlertTransition, iso
+from stream.alerts.live import LiveAlerts
 from stream.alerts.rules import Rule
 from stream.events import Event, event_key
 from stream.kafka import partition_for
-from stream.metrics.definitions import to_ms
 from stream.metrics.merge import snapshot
 from stream.qa.flags import FlagRule
 from stream.report import calendar, new_partition_state, queue_rules, wfm_rules
@@ -44,39 +44,30 @@ def backtest(events: Iterable[Event], rules: Sequence[Rule], settings: Settings,
     """Every transition the rules cause over ``events`` (raise and clear; nobody
     acknowledges in a backtest), in order of stream time. ``flags``: QA flag rules, so that
     rules on flagged contacts (``agent.flagged_contact_s``) see them, as live."""
-    cadence = Cadence(cadence_ms)
     cal = calendar(settings)
     rule_of = queue_rules(settings)
     wfm = wfm_rules(settings)
     lateness_ms = int(settings.allowed_lateness_s * 1000)
     count = settings.topic_partitions
     states = [new_partition_state(settings, cal, flags) for _ in range(count)]
-    engine = AlertEngine(rules)
-    transitions: list[AlertTransition] = []
-    figures: dict[str, dict[str, object]] = {}  # tenant -> snapshot since its last change
 
-    def evaluate_before(tenant: str, end: int) -> None:
-        for instant in cadence.due(tenant, end):
-            current = figures.get(tenant)
-            if current is None:
-                views = [s.view(tenant) for s in states if tenant in s.clock]
-                current = figures[tenant] = snapshot(tenant, views, cal, rule_of, lateness_ms,
-                                                     settings.rolling_minutes, wfm=wfm)
-            transitions.extend(engine.evaluate(current, instant))
+    def figures(tenant: str) -> dict[str, object]:
+        views = [s.view(tenant) for s in states if tenant in s.clock]
+        return snapshot(tenant, views, cal, rule_of, lateness_ms, settings.rolling_minutes,
+                        wfm=wfm)
 
+    live = LiveAlerts(rules, figures, cadence_ms)  # the worker's evaluation, without a window
     for event in events:
-        ts = to_ms(event.ts)
-        tenant = event.tenant
-        evaluate_before(tenant, ts)
+        live.before(event)
         state = states[partition_for(event_key(event), count)]
         if state.apply(event):
             if state.qa is not None:  # flags as the worker evaluates them after a batch
                 state.dirty_tenants.update(state.qa.evaluate(state.contacts)[1])
-            figures.pop(tenant, None)
-            cadence.started(tenant, ts)
-    for tenant in sorted(cadence.next_instant):
+            live.applied(event)
+    for tenant in live.tenants():
         stream_time = max(s.clock[tenant] for s in states if tenant in s.clock)
-        evaluate_before(tenant, stream_time + 1)
+        live.evaluate_until(tenant, stream_time + 1)
+    transitions, _ = live.take()
     transitions.sort(key=lambda t: t.at_ms)  # stable: tenants interleaved by time
     return transitions
 

@@ -1,5 +1,6 @@
 """End to end in a real browser: events published to Kafka go through the real worker, Redis
-and the gateway, and the page's figures change to the expected values."""
+and the gateway, and the page's figures change to the expected values; an alert the worker
+raises from them is shown and acknowledged on the page."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from playwright.async_api import Page, expect
 
 from stream.embedded import free_port
 from stream.kafka import EventSender
-from tests.conftest import RunningGateway
+from stream.settings import TokenSettings
+from tests.alerts import alerting_stream
+from tests.conftest import RunningGateway, redis_client
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -96,5 +100,47 @@ async def test_events_published_to_kafka_change_the_page(
         await expect(page.locator('[data-agent="a2"] [data-field="reason"]')).to_have_text(
             "break")
         await expect(page.locator("#connection")).to_have_attribute("data-status", "connected")
+    finally:
+        await gateway.stop()
+
+
+async def test_an_alert_raised_by_the_worker_is_acknowledged_on_the_page(
+        page: Page, make_settings: Any, start_worker: Any) -> None:
+    # Events of the last 20 minutes (within the worker's window of an hour): an agent on
+    # break since then, twelve calls queued at once; the break alert is raised at 910 s,
+    # evaluated when an event at 1000 s arrives (instants are multiples of 10 s).
+    now = datetime.now(UTC)
+    start = now.replace(second=now.second // 10 * 10, microsecond=0) - timedelta(minutes=20)
+    events = alerting_stream(start)
+    back = next(i for i, e in enumerate(events)
+                if e.get("agent_id") == "ana" and e.get("state") == "available")
+    nudge = {"type": "agent.state", "event_id": "nudge", "agent_id": "bo", "state": "acw",
+             "ts": (start + timedelta(seconds=1000)).isoformat()}
+    settings = make_settings(
+        http_port=free_port(), client_update_interval_s=0.1, topic_partitions=1,
+        tokens={"tok-sup-e2e": TokenSettings(name="sam", role="supervisor")})
+    start_worker(settings)
+    gateway = RunningGateway(settings)
+    await gateway.start()
+    try:
+        await page.goto(gateway.url + "?token=tok-sup-e2e")
+        await asyncio.to_thread(publish, settings, [*events[:back], nudge])
+        item = page.locator('[data-alert^="break-too-long/"]')
+        await expect(item).to_have_count(1, timeout=45_000)  # a cold worker: group join
+        await expect(item.locator('[data-field="message"]')).to_have_text(
+            "ana (Blue) on break for 15 min 10 s (allowed 15 min)")
+        await expect(item.locator('[data-field="state"]')).to_have_text("Open")
+
+        await item.locator('[data-field="comment"]').fill("on my way")
+        await item.locator('[data-field="ack_button"]').click()
+        # Only the worker's "acknowledged" transition says who acknowledged.
+        await expect(item.locator('[data-field="acknowledged"]')).to_have_text(
+            "Acknowledged by sam: on my way", timeout=10_000)
+        stored = redis_client(settings).hget(
+            settings.alerts_key("default"), await item.get_attribute("data-alert") or "")
+        assert stored is not None and orjson.loads(stored)["acknowledged_by"] == "sam"
+
+        await asyncio.to_thread(publish, settings, events[back:])  # back from her break
+        await expect(item).to_have_count(0, timeout=10_000)
     finally:
         await gateway.stop()

@@ -1,0 +1,161 @@
+"""Alerts raised by the real worker from events (docs/alerts.md, "Live evaluation"): the
+same transitions at the same stream times as the backtest of the same recorded file, on the
+alerts topic and in Redis; an acknowledgement added as the gateway adds it; a worker killed
+and started again keeps its open alerts and their acknowledgement."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+from kafka import KafkaConsumer
+
+from gateway.access import Grant
+from gateway.alerts import AckRequest, ack_fields
+from producers.replay import replay
+from stream.alerts.backtest import backtest
+from stream.alerts.rules import default_rules
+from stream.events import EVENT_ADAPTER
+from stream.kafka import EventSender
+from stream.settings import Settings
+from tests.alerts import ALERTING_START, alerting_stream, write_jsonl
+from tests.conftest import redis_client, wait_until
+
+Json = dict[str, Any]
+BREAK = "break-too-long"
+
+
+def expected(events: list[Json], settings: Settings) -> list[Json]:
+    return [t.to_json() for t in backtest(
+        [EVENT_ADAPTER.validate_python(e) for e in events], default_rules(), settings)]
+
+
+class AlertsTopic:
+    """The alerts topic, read from the start."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.consumer = KafkaConsumer(settings.topic_alerts,
+                                      bootstrap_servers=settings.kafka_bootstrap,
+                                      auto_offset_reset="earliest", consumer_timeout_ms=500)
+        self.records: list[Json] = []
+
+    def read(self, count: int, timeout: float = 30.0) -> list[Json]:
+        """Until at least ``count`` records have come (and none for the last 0.5 s)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            before = len(self.records)
+            self.records.extend(orjson.loads(m.value) for m in self.consumer)
+            if len(self.records) >= count and len(self.records) == before:
+                break
+        return self.records
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def open_alerts(settings: Settings, tenant: str = "default") -> dict[str, Json]:
+    raw = redis_client(settings).hgetall(settings.alerts_key(tenant))
+    return {k.decode(): orjson.loads(v) for k, v in raw.items()}
+
+
+def send(settings: Settings, events: list[Json]) -> None:
+    sender = EventSender(settings)
+    try:
+        sender.send_all(events)
+        sender.flush()
+    finally:
+        sender.close()
+
+
+def test_the_worker_raises_and_clears_what_the_backtest_does_for_a_recorded_file(
+        make_settings: Any, start_worker: Any, tmp_path: Path) -> None:
+    # One partition, events in file order: the worker applies them in the backtest's order.
+    # The file is from 2026-11-23: no window, or its instants would be history.
+    settings = make_settings(topic_partitions=1, alerts_live_window_s=0)
+    events = alerting_stream()
+    want = expected(events, settings)
+    assert {t["rule_id"] for t in want} >= {"contacts-waiting-high", "longest-wait-high", BREAK}
+    topic = AlertsTopic(settings)
+    start_worker(settings)
+    replay(write_jsonl(tmp_path / "alerting.jsonl", events), settings, wait=True,
+           wait_timeout_s=60, progress=None)
+    try:
+        assert topic.read(len(want)) == want
+    finally:
+        topic.close()
+    # Open in Redis: what the backtest leaves open (the service level, still under target).
+    still_open = {t["alert_id"]: t for t in want if t["state"] == "raised"
+                  and not any(c["alert_id"] == t["alert_id"] and c["state"] == "cleared"
+                              for c in want)}
+    wait_until(lambda: open_alerts(settings) == still_open, timeout=10)
+    assert [t["rule_id"] for t in still_open.values()] == ["service-level-under-target"]
+
+
+def test_an_acknowledgement_and_a_restart_keep_the_alert_until_it_clears_once(
+        make_settings: Any, start_worker: Any) -> None:
+    settings = make_settings(topic_partitions=1, alerts_live_window_s=0)
+    events = alerting_stream()
+    back = next(i for i, e in enumerate(events)
+                if e.get("agent_id") == "ana" and e.get("state") == "available")
+    # Before the agent is back from her break: one more event at 1000 s closes the
+    # instants up to it, so her break alert is raised (at 910 s).
+    nudge = {"type": "agent.state", "event_id": "nudge", "tenant": "default", "agent_id": "bo",
+             "state": "acw", "ts": f"{ALERTING_START.date()}T09:16:40.000Z"}
+    first, second = [*events[:back], nudge], events[back:]
+    r = redis_client(settings)
+    channel = r.pubsub()
+    channel.subscribe(settings.alerts_channel("default"))
+    topic = AlertsTopic(settings)
+    try:
+        worker = start_worker(settings)
+        send(settings, first)
+
+        def break_alert() -> Json | None:
+            return next((a for a in open_alerts(settings).values() if a["rule_id"] == BREAK),
+                        None)
+
+        wait_until(lambda: break_alert() is not None, timeout=60)
+        raised = break_alert()
+        assert raised is not None and raised["state"] == "raised"
+        # As the gateway does for a supervisor who clicks "acknowledge".
+        fields = ack_fields(Grant("sam", "supervisor"),
+                            AckRequest("default", raised["alert_id"], "on it"), 1_800_000_000_000)
+        r.xadd(settings.alert_acks_stream, fields)  # type: ignore[arg-type]
+        r.xadd(settings.alert_acks_stream, fields)  # twice: the second is a no-op
+        wait_until(lambda: (break_alert() or {}).get("state") == "acknowledged", timeout=10)
+        acked = break_alert()
+        assert acked is not None
+        assert (acked["acknowledged_by"], acked["comment"], acked["acknowledged_at"]) == (
+            "sam", "on it", "2027-01-15T08:00:00.000+00:00")
+        # Once the broker has every transition, nothing is left to send again.
+        wait_until(lambda: any(t["state"] == "acknowledged" for t in topic.read(1, 1)), 10)
+        wait_until(lambda: not orjson.loads(
+            r.get(settings.alert_engine_key("default")) or b"{}").get("outbox"), timeout=10)
+
+        worker.proc.kill()  # SIGKILL: no goodbye
+        worker.proc.wait()
+        start_worker(settings)
+        send(settings, second)
+        wait_until(lambda: break_alert() is None, timeout=60)
+
+        want = expected(events, settings)
+        records = topic.read(len(want) + 1)
+        # Every transition once, as the backtest has them; the clear carries who
+        # acknowledged the alert before the restart.
+        assert [t for t in records if t["state"] != "acknowledged"] == [
+            {**t, "acknowledged_at": acked["acknowledged_at"], "acknowledged_by": "sam",
+             "comment": "on it"}
+            if t["alert_id"] == acked["alert_id"] and t["state"] == "cleared" else t
+            for t in want]
+        assert [t for t in records if t["state"] == "acknowledged"] == [acked]
+        # The channel carried the same transitions, in the same order.
+        published = []
+        while (message := channel.get_message(timeout=1.0)) is not None:
+            if message["type"] == "message":
+                published.append(orjson.loads(message["data"]))
+        assert published == records
+    finally:
+        channel.close()
+        topic.close()
