@@ -6,6 +6,7 @@ come from the environment at start-up, not at import time.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import time
@@ -19,7 +20,7 @@ from faust.types import TP
 
 from stream.agents.process_events import EventProcessor
 from stream.metrics.partition import PartitionState
-from stream.publisher import RedisPublisher
+from stream.publisher import Publication, RedisPublisher
 from stream.report import calendar, new_partition_state
 from stream.settings import Settings
 from stream.tables.changelog import PartitionedTable
@@ -152,19 +153,41 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
         }
         await processor.rebuild(partitions)
 
-    ticks = 0
+    @app.task  # type: ignore[untyped-decorator]
+    async def publishing() -> None:
+        """A turn every ``publish_interval_s``, measured from the start of one turn to the
+        next (a turn's own time does not add to the interval, as with a timer that sleeps
+        the interval after each)."""
+        interval = settings.publish_interval_s
+        dropped_at = time.monotonic()
+        while not app.should_stop:
+            started = time.monotonic()
+            try:
+                await publish_live_state()
+                if started - dropped_at >= 60:
+                    dropped_at = started
+                    await publisher.drop_old_intervals(
+                        {t for state in processor.states.values() for t in state.tenants()})
+            except Exception:  # Redis away for a moment: try again at the next turn
+                logger.exception("publishing failed")
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
 
-    @app.timer(settings.publish_interval_s)  # type: ignore[untyped-decorator]
     async def publish_live_state() -> None:
-        nonlocal ticks
-        ticks += 1
-        if ticks % max(1, int(60 / settings.publish_interval_s)) == 0:
-            await publisher.drop_old_intervals(
-                {t for state in processor.states.values() for t in state.tenants()})
-        async with processor.lock:  # publish only what the broker has acknowledged
-            await publish(processor.states)
+        await publisher.load_closed(
+            {t for state in processor.states.values() for t in state.tenants()})
+        async with processor.lock:  # take only what the broker has acknowledged
+            publication = prepare(processor.states)
+        if publication is None:
+            return
+        try:  # Redis I/O without the lock: batches go on meanwhile
+            await publisher.write(publication)
+        except BaseException:
+            processor.counters_changed = True  # every tenant again at the next turn
+            for marker, partitions in publication.markers.items():
+                processor.markers.setdefault(marker, set()).update(partitions)
+            raise
 
-    async def publish(states: dict[int, PartitionState]) -> None:
+    def prepare(states: dict[int, PartitionState]) -> Publication | None:
         known = {t for state in states.values() for t in state.tenants()}
         now = time.time()
         if processor.counters_changed:
@@ -173,13 +196,13 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
             tenants = {t for state in states.values() for t in state.dirty_tenants}
         tenants.update(t for t in known if publisher.due(t, now))
         if not tenants and not processor.markers:
-            return
+            return None
         progress = ({p: (prog.processed, prog.dead_letters)
                      for p, prog in processor.progress.items()}
                     if processor.counters_changed else {})
         processor.counters_changed = False
         markers, processor.markers = processor.markers, {}
-        await publisher.publish(states, tenants, progress, markers)
+        return publisher.prepare(states, tenants, progress, markers)
 
     return app, processor
 

@@ -194,7 +194,6 @@ class PartitionState:
         self.dirty_contacts: set[tuple[str, str]] = set()
         self.dirty_agents: set[tuple[str, str]] = set()
         self.dirty_tenants: set[str] = set()
-        self.dirty_intervals: set[tuple[str, str, int]] = set()
         # (tenant, contact id) -> last event time, of contacts archived (sums only)
         self.archived: dict[tuple[str, str], int] = {}
 
@@ -391,7 +390,6 @@ class PartitionState:
                 counters = by_period[period] = [0] * N_COUNTERS
             for i, change in changes:
                 counters[i] += change
-        self.dirty_intervals.add((tenant, queue, start))
 
     def _add_spans(self, tenant: str, spans: Iterable[tuple[str, int, int]], sign: int) -> None:
         for queue, queued, outcome in spans:
@@ -406,7 +404,6 @@ class PartitionState:
                     samples[instant] = count
                 else:
                     del samples[instant]
-                self.dirty_intervals.add((tenant, queue, interval_start(instant)))
                 instant += SAMPLE_MS
 
     def _add_wraps(self, tenant: str, wraps: Iterable[tuple[str, int]], sign: int) -> None:
@@ -416,13 +413,11 @@ class PartitionState:
 
     def _set_waiting(self, tenant: str, contact_id: str,
                      before: Iterable[tuple[str, int]], after: Iterable[tuple[str, int]]) -> None:
-        for queue, queued in before:
+        for queue, _ in before:
             self.waiting.get((tenant, queue), {}).pop(contact_id, None)
-            self.dirty_intervals.add((tenant, queue, interval_start(queued)))
         for queue, queued in after:
             self.waiting.setdefault((tenant, queue), {})[contact_id] = queued
             self.tenant_queues.setdefault(tenant, set()).add(queue)
-            self.dirty_intervals.add((tenant, queue, interval_start(queued)))
 
     # ---------------------------------------------------------------- restore
     def load_contact(self, tenant: str, contact_id: str, facts: ContactFacts) -> None:
@@ -480,7 +475,6 @@ class PartitionState:
                     counters = self.intervals.get((tenant, queue), {}).get(start)
                     if counters is not None:
                         counters[IN_PROGRESS] -= 1
-                        self.dirty_intervals.add((tenant, queue, start))
             archived.append((key, archive_record(contribution, facts.last_ts)))
             self.archived[key] = facts.last_ts
         forgotten: list[tuple[str, str]] = []
