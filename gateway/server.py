@@ -309,11 +309,14 @@ class ClientSession:
         return messages
 
     async def run_sender(self, interval_s: float, max_pending_s: float) -> None:
-        """Send at most one batch per interval; drop the client when a send does not finish."""
+        """Send at most one batch per interval, measured from the start of one send to the
+        next (a change that comes in later than an interval after the last send goes at
+        once); drop the client when a send does not finish."""
         try:
             while True:
                 await self.wake.wait()
                 self.wake.clear()
+                started = time.monotonic()
                 for message in self.take_messages():
                     async with asyncio.timeout(max_pending_s):
                         await self.ws.send(message, text=True)
@@ -321,7 +324,7 @@ class ClientSession:
                 if self.closing is not None:
                     await close_connection(self.ws, self.closing.code, self.closing.reason)
                     return
-                await asyncio.sleep(interval_s)
+                await asyncio.sleep(max(0.0, interval_s - (time.monotonic() - started)))
         except TimeoutError:
             self.gateway.slow_clients_dropped += 1
             logger.warning("dropping %r: nothing could be sent for %.1f s", self, max_pending_s)

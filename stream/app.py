@@ -6,6 +6,8 @@ come from the environment at start-up, not at import time.
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,13 +24,27 @@ from stream.agents.process_events import EventProcessor
 from stream.alert_worker import EVALUATOR_PARTITION, AlertWorker
 from stream.alerts.rules import settings_config
 from stream.metrics.partition import PartitionState
-from stream.publisher import RedisPublisher
+from stream.publisher import Publication, RedisPublisher
 from stream.qa.worker import REPEAT_SIGNAL, SIGNAL_HEADER, QaFlags, QaQueueStore, index_customer
 from stream.report import calendar, new_partition_state
 from stream.settings import Settings
 from stream.tables.changelog import PartitionedTable
 
 logger = logging.getLogger(__name__)
+
+CHANGELOG_BATCH_BYTES = 512 * 1024  # a batch's changelog writes go in few record batches
+# Objects allocated between two young collections of the garbage collector. The default
+# (700) makes the collector run every ~100 events, and its older generations walk the whole
+# live state (docs/performance.md, "Garbage collection").
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def tune_gc() -> None:
+    """Collect less often, and leave what exists at start-up out of every collection."""
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
 def lower_fetch_wait(fetch_wait_ms: int) -> None:
@@ -88,6 +104,7 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
         broker_heartbeat_interval=max(0.5, settings.session_timeout_s / 5),
         broker_commit_interval=1.0,
         producer_linger=0.005,
+        producer_max_batch_size=CHANGELOG_BATCH_BYTES,
         stream_buffer_maxsize=16_384,
     )
     events_topic = app.topic(
@@ -223,20 +240,41 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
             processor.alerts = None
             await alerts.release()
 
-    ticks = 0
+    @app.task  # type: ignore[untyped-decorator]
+    async def publishing() -> None:
+        """A turn every ``publish_interval_s``, measured from the start of one turn to the
+        next (a turn's own time does not add to the interval, as with a timer that sleeps
+        the interval after each)."""
+        interval = settings.publish_interval_s
+        dropped_at = time.monotonic()
+        while not app.should_stop:
+            started = time.monotonic()
+            try:
+                await publish_live_state()
+                if started - dropped_at >= 60:
+                    dropped_at = started
+                    await publisher.drop_old_intervals(
+                        {t for state in processor.states.values() for t in state.tenants()})
+            except Exception:  # Redis away for a moment: try again at the next turn
+                logger.exception("publishing failed")
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
 
-    @app.timer(settings.publish_interval_s)  # type: ignore[untyped-decorator]
     async def publish_live_state() -> None:
-        nonlocal ticks
-        ticks += 1
-        if ticks % max(1, int(60 / settings.publish_interval_s)) == 0:
-            await publisher.drop_old_intervals(
-                {t for state in processor.states.values() for t in state.tenants()})
-        async with processor.lock:  # publish only what the broker has acknowledged
-            await publish(processor.states)
-        await alerts.cycle(publisher.foreign_views)
+        await publisher.load_closed(
+            {t for state in processor.states.values() for t in state.tenants()})
+        async with processor.lock:  # take only what the broker has acknowledged
+            publication = prepare(processor.states)
+        if publication is not None:
+            try:  # Redis I/O without the lock: batches go on meanwhile
+                await publisher.write(publication)
+            except BaseException:
+                processor.counters_changed = True  # every tenant again at the next turn
+                for marker, partitions in publication.markers.items():
+                    processor.markers.setdefault(marker, set()).update(partitions)
+                raise
+        await alerts.cycle(publisher.foreign_views)  # every turn: acknowledgements too
 
-    async def publish(states: dict[int, PartitionState]) -> None:
+    def prepare(states: dict[int, PartitionState]) -> Publication | None:
         known = {t for state in states.values() for t in state.tenants()}
         now = time.time()
         if processor.counters_changed:
@@ -245,13 +283,13 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
             tenants = {t for state in states.values() for t in state.dirty_tenants}
         tenants.update(t for t in known if publisher.due(t, now))
         if not tenants and not processor.markers:
-            return
+            return None
         progress = ({p: (prog.processed, prog.dead_letters)
                      for p, prog in processor.progress.items()}
                     if processor.counters_changed else {})
         processor.counters_changed = False
         markers, processor.markers = processor.markers, {}
-        await publisher.publish(states, tenants, progress, markers)
+        return publisher.prepare(states, tenants, progress, markers)
 
     return app, processor
 
@@ -264,7 +302,9 @@ def run_worker(settings: Settings, loglevel: str = "warning") -> None:
     @app.task  # type: ignore[untyped-decorator]
     async def reset_log_levels() -> None:
         """`faust worker` leaves the root logger at DEBUG once it has started, and the Kafka
-        client then builds a debug record per request (docs/performance.md): reset it."""
+        client then builds a debug record per request (docs/performance.md): reset it. And
+        tune the garbage collector, once start-up is done."""
+        tune_gc()
         logging.getLogger().setLevel(level)
         for named in list(logging.Logger.manager.loggerDict.values()):
             if isinstance(named, logging.Logger) and 0 < named.level < level:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +36,17 @@ logger = logging.getLogger(__name__)
 DAY_S = 86_400
 
 
+@dataclass(slots=True)
+class Publication:
+    """What one publishing turn writes, taken from the live state under the lock."""
+
+    views: dict[str, dict[int, PartitionView]]  # tenant -> own partition -> view
+    dirty: dict[str, set[int]]  # tenant -> own partitions whose view changed
+    closing: dict[str, tuple[int, list[dict[str, object]]]]  # tenant -> (until, rows)
+    progress: dict[int, tuple[int, int]]
+    markers: dict[str, set[int]]
+
+
 class RedisPublisher:
     def __init__(self, settings: Settings, client: aioredis.Redis,
                  send_interval: Callable[[bytes, bytes], Awaitable[Any]] | None = None) -> None:
@@ -48,59 +60,65 @@ class RedisPublisher:
         self.partitions = settings.topic_partitions
         self.published_at: dict[str, float] = {}
         self.closed: dict[str, int] = {}
-        # tenant -> the views of partitions other workers own, as last read (for alerts)
-        self.foreign_views: dict[str, list[PartitionView]] = {}
+        # tenant -> the views of partitions other workers own, as last read
+        self.foreign: dict[str, dict[int, PartitionView]] = {}
+
+    @property
+    def foreign_views(self) -> dict[str, list[PartitionView]]:
+        """tenant -> the views of partitions other workers own, as last read (for alerts)."""
+        return {tenant: list(views.values()) for tenant, views in self.foreign.items()}
 
     def due(self, tenant: str, now: float) -> bool:
         """Whether a heartbeat is due for the tenant."""
         return now - self.published_at.get(tenant, 0.0) >= self.settings.heartbeat_s
 
-    # ------------------------------------------------------------------ views
-    def _since(self, state: PartitionState, tenant: str) -> int:
-        clock = state.effective_clock(tenant) or 0
-        today = self.calendar.day_bounds(self.calendar.day_of(clock))[0]
-        return min(today, self.closed.get(tenant, 0))
+    # ------------------------------------------------------------------ phases
+    async def load_closed(self, tenants: set[str]) -> None:
+        """Read how far the tenants' intervals are closed, for tenants not met before."""
+        for tenant in tenants - self.closed.keys():
+            raw_closed = await self.redis.get(self.settings.closed_key(tenant))
+            self.closed[tenant] = int(raw_closed) if raw_closed else 0
 
-    async def _views(self, tenant: str, own: Mapping[int, PartitionState],
-                     dirty: set[int]) -> list[PartitionView]:
-        s = self.settings
-        views: dict[int, PartitionView] = {}
-        pipe = self.redis.pipeline(transaction=False)
-        for partition, state in own.items():
-            view = views[partition] = state.view(tenant, self._since(state, tenant))
-            if partition in dirty:
-                pipe.set(s.view_key(tenant, partition), orjson.dumps(view.to_json()))
-        await pipe.execute()
-        foreign = [p for p in range(self.partitions) if p not in own]
-        if foreign:
-            raw = await self.redis.mget([s.view_key(tenant, p) for p in foreign])
-            for partition, value in zip(foreign, raw, strict=True):
-                if value:
-                    views[partition] = PartitionView.from_json(orjson.loads(value))
-        self.foreign_views[tenant] = [views[p] for p in foreign if p in views]
-        return list(views.values())
-
-    # ---------------------------------------------------------------- publish
-    async def publish(self, own: Mapping[int, PartitionState], tenants: set[str],
-                      progress: Mapping[int, tuple[int, int]],
-                      markers: dict[str, set[int]]) -> int:
-        """Publish the tenants' snapshots and newly closed intervals; record the partitions'
-        counters; then acknowledge replay markers. Returns how many tenants were written."""
-        s = self.settings
-        now = time.time()
-        if progress:
-            await self.redis.hset(s.progress_key, mapping=encode_progress(progress))  # type: ignore[arg-type]
-        totals = progress_totals((await self.redis.hgetall(s.progress_key)).values())
-        written = 0
-        for tenant in sorted(tenants):
-            dirty = {p for p, state in own.items() if tenant in state.dirty_tenants}
-            if tenant not in self.closed:
-                raw_closed = await self.redis.get(s.closed_key(tenant))
-                self.closed[tenant] = int(raw_closed) if raw_closed else 0
+    def prepare(self, own: Mapping[int, PartitionState], tenants: set[str],
+                progress: Mapping[int, tuple[int, int]],
+                markers: dict[str, set[int]]) -> Publication:
+        """What to publish, taken from the live state while the processor waits (its
+        ``lock``): the views of the partitions owned, and the intervals that close now (so
+        that no later batch can change them); no I/O. :meth:`load_closed` first."""
+        views: dict[str, dict[int, PartitionView]] = {}
+        dirty: dict[str, set[int]] = {}
+        closing: dict[str, tuple[int, list[dict[str, object]]]] = {}
+        for tenant in sorted(tenants & self.closed.keys()):  # others: at the next turn
+            dirty[tenant] = {p for p, state in own.items() if tenant in state.dirty_tenants}
             for state in own.values():
                 state.closed_until[tenant] = self.closed[tenant]
-            views = await self._views(tenant, own, dirty)
-            await self._close_intervals(tenant, views, own)
+                state.dirty_tenants.discard(tenant)
+            mine = views[tenant] = {p: state.view(tenant, self._since(state, tenant))
+                                    for p, state in own.items()}
+            # Foreign partitions as last read: at worst older, which closes less.
+            merged = [*mine.values(), *(v for p, v in self.foreign.get(tenant, {}).items()
+                                        if p not in mine)]
+            close = self._closing(tenant, merged)
+            if close is not None:
+                closing[tenant] = close
+                for state in own.values():
+                    state.closed_until[tenant] = close[0]
+        return Publication(views, dirty, closing, dict(progress), markers)
+
+    async def write(self, publication: Publication) -> int:
+        """Write a prepared publication to Redis (no lock held: the processor goes on).
+        Returns how many tenants' snapshots were written."""
+        s = self.settings
+        now = time.time()
+        if publication.progress:
+            progress = encode_progress(publication.progress)
+            await self.redis.hset(s.progress_key, mapping=progress)  # type: ignore[arg-type]
+        totals = progress_totals((await self.redis.hgetall(s.progress_key)).values())
+        written = 0
+        for tenant, mine in publication.views.items():
+            views = await self._views(tenant, mine, publication.dirty[tenant])
+            if tenant in publication.closing:
+                await self._write_closed(tenant, *publication.closing[tenant])
             snap = snapshot(tenant, views, self.calendar, self.rules, self.lateness_ms,
                             s.rolling_minutes, self.partitions, wfm=self.wfm)
             snap.update(totals)
@@ -108,16 +126,49 @@ class RedisPublisher:
             if await self._write_snapshot(tenant, snap, force=self.due(tenant, now)):
                 written += 1
                 self.published_at[tenant] = now
-            for state in own.values():
-                state.dirty_tenants.discard(tenant)
-        if markers:
+        if publication.markers:
             pipe = self.redis.pipeline(transaction=False)
-            for marker, partitions in markers.items():
+            for marker, partitions in publication.markers.items():
                 acks: dict[str | bytes, int] = {str(p): 1 for p in partitions}
                 pipe.hset(s.marker_key(marker), mapping=acks)  # type: ignore[arg-type]
                 pipe.expire(s.marker_key(marker), 3600)
             await pipe.execute()
         return written
+
+    async def publish(self, own: Mapping[int, PartitionState], tenants: set[str],
+                      progress: Mapping[int, tuple[int, int]],
+                      markers: dict[str, set[int]]) -> int:
+        """Both phases at once (for callers that hold the state alone, e.g. tests)."""
+        await self.load_closed(tenants)
+        return await self.write(self.prepare(own, tenants, progress, markers))
+
+    # ------------------------------------------------------------------ views
+    def _since(self, state: PartitionState, tenant: str) -> int:
+        clock = state.effective_clock(tenant) or 0
+        today = self.calendar.day_bounds(self.calendar.day_of(clock))[0]
+        return min(today, self.closed.get(tenant, 0))
+
+    async def _views(self, tenant: str, mine: Mapping[int, PartitionView],
+                     dirty: set[int]) -> list[PartitionView]:
+        """Store the views of the dirty partitions owned; read the others'."""
+        s = self.settings
+        if dirty:
+            pipe = self.redis.pipeline(transaction=False)
+            for partition in dirty:
+                pipe.set(s.view_key(tenant, partition),
+                         orjson.dumps(mine[partition].to_json()))
+            await pipe.execute()
+        views = dict(mine)
+        foreign = [p for p in range(self.partitions) if p not in mine]
+        if foreign:
+            raw = await self.redis.mget([s.view_key(tenant, p) for p in foreign])
+            read = self.foreign[tenant] = {
+                partition: PartitionView.from_json(orjson.loads(value))
+                for partition, value in zip(foreign, raw, strict=True) if value}
+            views.update(read)
+        else:
+            self.foreign.pop(tenant, None)
+        return list(views.values())
 
     async def _write_snapshot(self, tenant: str, snap: dict[str, Any], force: bool) -> bool:
         """Write the snapshot and publish its difference to the stored one, atomically."""
@@ -146,16 +197,20 @@ class RedisPublisher:
         return False
 
     # -------------------------------------------------------------- intervals
-    async def _close_intervals(self, tenant: str, views: list[PartitionView],
-                               own: Mapping[int, PartitionState]) -> None:
-        s = self.settings
+    def _closing(self, tenant: str,
+                 views: list[PartitionView]) -> tuple[int, list[dict[str, object]]] | None:
+        """``(until, rows)`` if intervals close now: every one before ``until``."""
         before = self.closed.get(tenant, 0)
         until = closed_until(views, self.lateness_ms, self.partitions, before)
         if until <= before:
-            return
-        rows = interval_rows(tenant, views, self.calendar, self.rules, self.lateness_ms,
-                             start_from=before or None, start_to=until,
-                             partitions=self.partitions)
+            return None
+        return until, interval_rows(tenant, views, self.calendar, self.rules,
+                                    self.lateness_ms, start_from=before or None,
+                                    start_to=until, partitions=self.partitions)
+
+    async def _write_closed(self, tenant: str, until: int,
+                            rows: list[dict[str, object]]) -> None:
+        s = self.settings
         pipe = self.redis.pipeline(transaction=False)
         for row in rows:
             field = f"{row['queue']}|{row['interval_start']}"
@@ -167,9 +222,7 @@ class RedisPublisher:
                 await self.send_interval(f"{tenant}|{field}".encode(), value)
         pipe.set(s.closed_key(tenant), until)
         await pipe.execute()
-        self.closed[tenant] = until
-        for state in own.values():
-            state.closed_until[tenant] = until
+        self.closed[tenant] = max(until, self.closed.get(tenant, 0))
 
     async def drop_old_intervals(self, tenants: set[str]) -> None:
         """Keep closed intervals for the retention only."""

@@ -15,6 +15,7 @@ INTERVAL_MS = 900_000
 MINUTE_MS = 60_000
 SAMPLE_MS = 10_000  # peak waiting is sampled at every 10 s
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
 
 # Positions in a counter vector (one per leg; summed per interval, minute and day).
 (OFFERED, ANSWERED, ABANDONED, SHORT_ABANDONED, WITHIN, ABANDONED_WITHIN, WAIT_MS, HANDLED,
@@ -36,7 +37,7 @@ MAX_WAIT_MS = 86_400_000
 
 def to_ms(ts: datetime) -> int:
     """Event time in whole milliseconds (fractions cut)."""
-    return (ts - EPOCH) // timedelta(milliseconds=1)
+    return (ts - EPOCH) // _ONE_MS
 
 
 def ratio(num: int, den: int) -> float | None:

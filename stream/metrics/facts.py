@@ -111,45 +111,89 @@ class ContactFacts:
             seg.wrapped is not None for seg in self.segments.values()
         )
 
-    def apply(self, event: Event, ts: int) -> None:
-        """Record what ``event`` says. Idempotent; order-independent."""
+    def apply(self, event: Event, ts: int) -> bool:
+        """Record what ``event`` says. Idempotent; order-independent. Returns whether any
+        leg or segment changed (``last_ts`` aside): if not, neither did the contribution."""
         if ts > self.last_ts:
             self.last_ts = ts
         if isinstance(event, ContactQueued):
-            leg = self.leg(event.queue)
-            leg.queued = _min(leg.queued, ts)
-        elif isinstance(event, ContactAnswered):
-            leg = self.leg(event.queue)
+            leg = self.legs.get(event.queue)
+            if leg is None:
+                self.legs[event.queue] = Leg(queued=ts)
+                return True
+            if leg.queued is None or ts < leg.queued:
+                leg.queued = ts
+                return True
+            return False
+        if isinstance(event, ContactAnswered):
+            changed = False
+            leg = self.legs.get(event.queue)
+            if leg is None:
+                leg = self.legs[event.queue] = Leg()
             if leg.answered is None or ts < leg.answered or (
                 ts == leg.answered and leg.agent is not None and event.agent_id < leg.agent
             ):
                 leg.answered = ts
                 leg.agent = event.agent_id
+                changed = True
+            seg = self.segments.get(event.agent_id)
+            if seg is None:
+                self.segments[event.agent_id] = Segment(start=ts)
+                return True
+            if seg.start is None or ts < seg.start:
+                seg.start = ts
+                return True
+            return changed
+        if isinstance(event, ContactAbandoned):
+            leg = self.legs.get(event.queue)
+            if leg is None:
+                self.legs[event.queue] = Leg(abandoned=ts)
+                return True
+            if leg.abandoned is None or ts < leg.abandoned:
+                leg.abandoned = ts
+                return True
+            return False
+        if isinstance(event, ContactEnded):
+            seg = self.segments.get(event.agent_id)
+            if seg is None:
+                self.segments[event.agent_id] = Segment(ended=ts)
+                return True
+            if seg.ended is None or ts < seg.ended:
+                seg.ended = ts
+                return True
+            return False
+        if isinstance(event, ContactWrapped):
+            seg = self.segments.get(event.agent_id)
+            if seg is None:
+                self.segments[event.agent_id] = Segment(wrapped=ts)
+                return True
+            if seg.wrapped is None or ts < seg.wrapped:
+                seg.wrapped = ts
+                return True
+            return False
+        if isinstance(event, ContactHeld | ContactResumed):
             seg = self.segment(event.agent_id)
-            seg.start = _min(seg.start, ts)
-        elif isinstance(event, ContactAbandoned):
-            leg = self.leg(event.queue)
-            leg.abandoned = _min(leg.abandoned, ts)
-        elif isinstance(event, ContactEnded):
+            marks = seg.held if isinstance(event, ContactHeld) else seg.resumed
+            if ts in marks:
+                return False
+            marks.add(ts)
+            return True
+        if isinstance(event, ContactTransferred):
             seg = self.segment(event.agent_id)
-            seg.ended = _min(seg.ended, ts)
-        elif isinstance(event, ContactWrapped):
-            seg = self.segment(event.agent_id)
-            seg.wrapped = _min(seg.wrapped, ts)
-        elif isinstance(event, ContactHeld):
-            self.segment(event.agent_id).held.add(ts)
-        elif isinstance(event, ContactResumed):
-            self.segment(event.agent_id).resumed.add(ts)
-        elif isinstance(event, ContactTransferred):
-            seg = self.segment(event.agent_id)
+            before = (seg.transferred, len(self.legs), len(self.segments))
             seg.transferred = _min(seg.transferred, ts)
+            changed = before[0] != seg.transferred
             if event.to_queue is not None:
                 leg = self.leg(event.to_queue)
+                changed |= leg.queued is None or ts < leg.queued
                 leg.queued = _min(leg.queued, ts)
             if event.to_agent is not None:
                 to = self.segment(event.to_agent)
+                changed |= to.start is None or ts < to.start
                 to.start = _min(to.start, ts)
+            return changed or before[1:] != (len(self.legs), len(self.segments))
         # chat / transcript: no contact-figure facts.
+        return False
 
     def dump(self) -> list[object]:
         return [
@@ -195,7 +239,11 @@ class AgentFacts:
     def insert(self, event: AgentState, ts: int) -> int | None:
         """Add the state change; returns its position, or None if it was already there."""
         mark: Mark = (ts, event.event_id, event.state, event.reason)
-        i = bisect.bisect_left(self.timeline, mark[:2], key=lambda m: m[:2])
+        timeline = self.timeline
+        if not timeline or (ts, event.event_id) > timeline[-1][:2]:  # in order: the usual
+            timeline.append(mark)
+            return len(timeline) - 1
+        i = bisect.bisect_left(timeline, mark[:2], key=lambda m: m[:2])
         if i < len(self.timeline) and self.timeline[i][:2] == mark[:2]:
             return None
         self.timeline.insert(i, mark)

@@ -201,7 +201,6 @@ class PartitionState:
         self.dirty_contacts: set[tuple[str, str]] = set()
         self.dirty_agents: set[tuple[str, str]] = set()
         self.dirty_tenants: set[str] = set()
-        self.dirty_intervals: set[tuple[str, str, int]] = set()
         # (tenant, contact id) -> last event time, of contacts archived (sums only)
         self.archived: dict[tuple[str, str], int] = {}
         # published schedules and forecasts (stream/wfm)
@@ -232,7 +231,8 @@ class PartitionState:
         ``closed`` (it would change an interval already closed)."""
         ts = to_ms(event.ts)
         tenant = event.tenant
-        if self.is_late(tenant, ts):
+        now = self.clock.get(tenant, self.any_clock)  # effective_clock, inlined: hot path
+        if now is not None and ts < now - self.lateness_ms:
             return LATE
         if isinstance(event, AgentState):
             self._tick(tenant, ts)
@@ -253,23 +253,28 @@ class PartitionState:
             before = self.contributions.get(ckey, EMPTY)
         closed = self.closed_until.get(tenant, 0)
         kept = facts.dump() if closed and _touches(facts, closed) else None
-        facts.apply(event, ts)
-        after = self._contribution(facts)
-        if kept is not None and _changes_closed(before, after, closed):
-            self.contacts[ckey] = ContactFacts.load(kept)
-            return CLOSED
-        self.contributions[ckey] = after
-        self._tick(tenant, ts)
+        last_ts = facts.last_ts
+        if facts.apply(event, ts):
+            after = self._contribution(facts)
+            if kept is not None and _changes_closed(before, after, closed):
+                self.contacts[ckey] = ContactFacts.load(kept)
+                return CLOSED
+            self.contributions[ckey] = after
+            if after != before:
+                self._change(tenant, before, after)
+            if after.waiting != before.waiting:
+                self._set_waiting(tenant, event.contact_id, before.waiting, after.waiting)
+        else:
+            after = before  # the same facts (a duplicate, a chat line): the same sums
+        self._tick(tenant, ts)  # always: a restore's stream time catches up with its facts
         self.dirty_tenants.add(tenant)
-        if after != before:
-            self._change(tenant, before, after)
-        if after.waiting != before.waiting:
-            self._set_waiting(tenant, event.contact_id, before.waiting, after.waiting)
+        if self.qa is not None:  # every customer line, whatever it does to the figures
+            self.qa.observe(tenant, event, ts)
+        if after is before and facts.last_ts == last_ts:
+            return None  # nothing for the changelog either
         for queue, queued, _ in after.legs:
             self._settle(tenant, queue, queued, facts.last_ts)
         self.dirty_contacts.add(ckey)
-        if self.qa is not None:
-            self.qa.observe(tenant, event, ts)
         return None
 
     def apply(self, event: Event) -> bool:
@@ -356,8 +361,19 @@ class PartitionState:
         differ (most events change one leg, or none of its counters)."""
         old_legs, new_legs = before.legs, after.legs
         if old_legs != new_legs:
-            self._add_legs(tenant, [leg for leg in old_legs if leg not in new_legs], -1)
-            self._add_legs(tenant, [leg for leg in new_legs if leg not in old_legs], 1)
+            old = {(queue, queued): vector for queue, queued, vector in old_legs}
+            for queue, queued, vector in new_legs:
+                was = old.pop((queue, queued), None)
+                if was is None:
+                    self._bump(tenant, queue, queued,
+                               [(i, value) for i, value in enumerate(vector) if value])
+                elif was != vector:  # the leg's counters changed: add the difference only
+                    self._bump(tenant, queue, queued,
+                               [(i, value - was[i]) for i, value in enumerate(vector)
+                                if value != was[i]])
+            for (queue, queued), vector in old.items():
+                self._bump(tenant, queue, queued,
+                           [(i, -value) for i, value in enumerate(vector) if value])
         old_spans, new_spans = before.spans, after.spans
         if old_spans != new_spans:
             self._add_spans(tenant, [span for span in old_spans if span not in new_spans], -1)
@@ -374,20 +390,24 @@ class PartitionState:
     def _add_legs(self, tenant: str, legs: Iterable[tuple[str, int, Vector]],
                   sign: int) -> None:
         for queue, queued, vector in legs:
-            changes = [(i, sign * value) for i, value in enumerate(vector) if value]
-            qkey = (tenant, queue)
-            start = interval_start(queued)
-            for table, period in ((self.intervals, start), (self.minutes, minute_start(queued))):
-                by_period = table.get(qkey)
-                if by_period is None:
-                    by_period = table[qkey] = {}
-                    self.tenant_queues.setdefault(tenant, set()).add(queue)
-                counters = by_period.get(period)
-                if counters is None:
-                    counters = by_period[period] = [0] * N_COUNTERS
-                for i, change in changes:
-                    counters[i] += change
-            self.dirty_intervals.add((tenant, queue, start))
+            self._bump(tenant, queue, queued,
+                       [(i, sign * value) for i, value in enumerate(vector) if value])
+
+    def _bump(self, tenant: str, queue: str, queued: int,
+              changes: list[tuple[int, int]]) -> None:
+        """Add ``changes`` ((counter, amount) pairs) to the leg's interval and minute."""
+        qkey = (tenant, queue)
+        start = interval_start(queued)
+        for table, period in ((self.intervals, start), (self.minutes, minute_start(queued))):
+            by_period = table.get(qkey)
+            if by_period is None:
+                by_period = table[qkey] = {}
+                self.tenant_queues.setdefault(tenant, set()).add(queue)
+            counters = by_period.get(period)
+            if counters is None:
+                counters = by_period[period] = [0] * N_COUNTERS
+            for i, change in changes:
+                counters[i] += change
 
     def _add_spans(self, tenant: str, spans: Iterable[tuple[str, int, int]], sign: int) -> None:
         for queue, queued, outcome in spans:
@@ -402,7 +422,6 @@ class PartitionState:
                     samples[instant] = count
                 else:
                     del samples[instant]
-                self.dirty_intervals.add((tenant, queue, interval_start(instant)))
                 instant += SAMPLE_MS
 
     def _add_wraps(self, tenant: str, wraps: Iterable[tuple[str, int]], sign: int) -> None:
@@ -412,13 +431,11 @@ class PartitionState:
 
     def _set_waiting(self, tenant: str, contact_id: str,
                      before: Iterable[tuple[str, int]], after: Iterable[tuple[str, int]]) -> None:
-        for queue, queued in before:
+        for queue, _ in before:
             self.waiting.get((tenant, queue), {}).pop(contact_id, None)
-            self.dirty_intervals.add((tenant, queue, interval_start(queued)))
         for queue, queued in after:
             self.waiting.setdefault((tenant, queue), {})[contact_id] = queued
             self.tenant_queues.setdefault(tenant, set()).add(queue)
-            self.dirty_intervals.add((tenant, queue, interval_start(queued)))
 
     # ---------------------------------------------------------------- restore
     def load_contact(self, tenant: str, contact_id: str, facts: ContactFacts) -> None:
@@ -476,7 +493,6 @@ class PartitionState:
                     counters = self.intervals.get((tenant, queue), {}).get(start)
                     if counters is not None:
                         counters[IN_PROGRESS] -= 1
-                        self.dirty_intervals.add((tenant, queue, start))
             archived.append((key, archive_record(contribution, facts.last_ts)))
             self.archived[key] = facts.last_ts
         forgotten: list[tuple[str, str]] = []

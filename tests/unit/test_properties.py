@@ -15,7 +15,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 
 from stream import report
-from stream.events import EVENT_ADAPTER, Event
+from stream.events import EVENT_ADAPTER, AgentState, Event
+from stream.metrics.facts import ContactFacts
 from stream.settings import QueueSettings, Settings
 from tests.reference import (
     FIGURE_KEYS,
@@ -25,7 +26,7 @@ from tests.reference import (
     to_ms,
     unique_events,
 )
-from tests.strategies import Delivery, History, Scenario, scenarios
+from tests.strategies import Delivery, History, Scenario, describe, scenarios
 
 # Deterministic and database-less, so CI runs the same examples every time.
 PROFILE = settings(max_examples=60, deadline=None, derandomize=True, database=None,
@@ -215,3 +216,20 @@ def test_a_short_abandon_does_not_wait() -> None:
     check_rows(arriving([ev("q1", "contact.queued", 0, contact_id="c1", queue="billing"),
                          ev("x1", "contact.abandoned", 4.999, contact_id="c1",
                             queue="billing")], settings=short))
+
+
+@PROFILE
+@given(scenarios())
+def test_a_contact_event_reports_a_change_exactly_when_the_contacts_facts_change(
+        scenario: Scenario) -> None:
+    """``ContactFacts.apply`` says whether a leg or segment changed; the partition skips the
+    contribution when it says not, so it must never miss a change (duplicates included)."""
+    facts: dict[tuple[str, str], ContactFacts] = {}
+    for partition in scenario.delivery.arrivals:
+        for event in partition:
+            if isinstance(event, AgentState):
+                continue
+            contact = facts.setdefault((event.tenant, event.contact_id), ContactFacts())
+            before = contact.dump()[1:]
+            changed = contact.apply(event, to_ms(event.ts))
+            assert changed == (contact.dump()[1:] != before), describe(event)
