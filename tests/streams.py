@@ -4,6 +4,7 @@ real feeds are: some events late or out of order, some sent twice."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,9 +33,13 @@ def disorder(events: list[dict[str, object]], seed: int, moved: float = 0.05,
 
 
 def write_stream(path: Path, hours: float, agents: int, seed: int,
-                 moved: float = 0.05, duplicated: float = 0.01) -> int:
-    """A simulated, disturbed stream as JSONL; returns the number of lines."""
-    events = list(simulate(default_config(hours=hours, seed=seed, start=START, agents=agents)))
+                 moved: float = 0.05, duplicated: float = 0.01,
+                 transcripts: bool = True) -> int:
+    """A simulated, disturbed stream as JSONL; returns the number of lines. ``transcripts``:
+    voice calls carry their transcript segments (a third of a day's events)."""
+    config = replace(default_config(hours=hours, seed=seed, start=START, agents=agents),
+                     transcripts=transcripts)
+    events = list(simulate(config))
     lines = [orjson.dumps(e) for e in disorder(events, seed, moved, duplicated)]
     path.write_bytes(b"\n".join(lines) + b"\n")
     return len(lines)

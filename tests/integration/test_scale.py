@@ -34,7 +34,9 @@ def strip(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_a_disordered_week_of_200k_contacts_gives_the_batch_reports_intervals(
         make_settings: Any, start_worker: Any, tmp_path: Path) -> None:
     path = tmp_path / "week.jsonl"
-    total = write_stream(path, hours=24 * DAYS, agents=AGENTS, seed=7)
+    # Without voice transcripts: this test is about the figures at scale (transcripts would
+    # add 1.3M lines to score; their flags are tested in test_qa_pipeline.py).
+    total = write_stream(path, hours=24 * DAYS, agents=AGENTS, seed=7, transcripts=False)
     with path.open("rb") as lines:
         contacts = {orjson.loads(line).get("contact_id") for line in lines} - {None}
     assert len(contacts) >= 200_000
