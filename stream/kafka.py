@@ -13,6 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 import orjson
 from kafka import KafkaAdminClient, KafkaProducer
@@ -78,6 +79,7 @@ class EventSender:
         found = self.producer.partitions_for(self.topic)
         self.partitions = len(found) if found else settings.topic_partitions
         self.buffers: list[list[bytes]] = [[] for _ in range(self.partitions)]
+        self.pending: list[Any] = []  # futures of the sends since the last flush
 
     def send(self, event: dict[str, object]) -> None:
         self.send_encoded(raw_key(event), orjson.dumps(event))
@@ -97,7 +99,7 @@ class EventSender:
             obj = None
         key = raw_key(obj) if isinstance(obj, dict) else None
         if key is None:
-            self.producer.send(self.topic, value=line)
+            self.pending.append(self.producer.send(self.topic, value=line))
         else:
             self.send_encoded(key, line.strip())
 
@@ -110,13 +112,21 @@ class EventSender:
         if not buffer:
             return
         value = b"[" + b",".join(buffer) + b"]"
-        self.producer.send(self.topic, value=value, partition=partition)
+        self.pending.append(self.producer.send(self.topic, value=value, partition=partition))
         self.buffers[partition] = []
 
     def flush(self) -> None:
+        """Send what is buffered and wait for the broker; raise if any send since the last
+        flush failed (``flush`` alone would not say)."""
         for partition in range(self.partitions):
             self._send_buffer(partition)
+        self._settle()
+
+    def _settle(self) -> None:
         self.producer.flush()
+        pending, self.pending = self.pending, []
+        for future in pending:
+            future.get(timeout=0)  # raises the send's error, if it failed
 
     def send_markers(self) -> str:
         """A marker on every partition; the worker acknowledges each in Redis once it has
@@ -124,9 +134,10 @@ class EventSender:
         self.flush()
         marker = uuid.uuid4().hex
         for partition in range(self.partitions):
-            self.producer.send(self.topic, value=b"", partition=partition,
-                               headers=[("floorpulse-marker", marker.encode())])
-        self.producer.flush()
+            self.pending.append(self.producer.send(
+                self.topic, value=b"", partition=partition,
+                headers=[("floorpulse-marker", marker.encode())]))
+        self._settle()
         return marker
 
     def close(self) -> None:
