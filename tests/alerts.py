@@ -1,6 +1,8 @@
 """Alert transitions as the worker writes and publishes them, for tests of the gateway and
-the page (the worker's side of the contract in docs/alerts.md, "Access"), and a recorded
-stream that trips three of the default rules, for tests of the live evaluation."""
+the page (the worker's side of the contract in docs/alerts.md, "Access"), and recorded
+streams that trip default rules, for tests of the live evaluation: three of the contact
+center's (``alerting_stream``) and the four of workforce management
+(``wfm_alerting_stream``)."""
 
 from __future__ import annotations
 
@@ -82,6 +84,39 @@ def alerting_stream(start: datetime = ALERTING_START,
         ev("agent.state", second, agent_id=agent, state="on_contact")
     ev("agent.state", 1200, agent_id="ana", state="available")
     ev("contact.queued", 1205.5, contact_id="c12", queue="billing")
+    return events
+
+
+WFM_DAY_FILE = Path(__file__).parent / "data" / "wfm_day.jsonl"
+WFM_HUDDLE = ("a2", "a3", "a4", "a5")
+
+
+def wfm_alerting_stream() -> list[Json]:
+    """The recorded morning of ``tests/data/wfm_day.jsonl`` (billing forecast at 20 contacts
+    an interval, 30 come in the 09:00 one; a8 logs in 10 min late, so the next interval is
+    short from the start), with an unscheduled team meeting: a2-a5 leave for aux "meeting"
+    from 09:06 to 09:14, so with the default rules (docs/alerts.md, "Defaults") and billing
+    at 80 % in 20 s:
+
+    - ``agents-short-next-interval`` raised at 09:01:10 and still open at the end;
+    - ``agent-out-of-adherence``: a8 raised at 09:05, cleared at 09:10; a2-a5 raised at
+      09:11 and cleared at 09:14;
+    - ``agents-short-now`` raised at 09:08:30 (three agents staffed for a load that needs
+      more), cleared at 09:16;
+    - ``volume-over-forecast`` raised at 09:14:30 and still open.
+
+    A last event at 09:22:35 closes the instant of 09:22:30 (the file's last event), live
+    as in the backtest."""
+    events = [orjson.loads(line) for line in WFM_DAY_FILE.read_bytes().splitlines() if line]
+    day = "2026-11-23T"
+    for n, agent in enumerate(WFM_HUDDLE):
+        events.append({"event_id": f"huddle-{n}", "type": "agent.state", "ts": f"{day}09:06:00Z",
+                       "agent_id": agent, "state": "aux", "reason": "meeting"})
+        events.append({"event_id": f"back-{n}", "type": "agent.state", "ts": f"{day}09:14:00Z",
+                       "agent_id": agent, "state": "available"})
+    events.append({"event_id": "last", "type": "agent.state", "ts": f"{day}09:22:35Z",
+                   "agent_id": "a9", "state": "available"})
+    events.sort(key=lambda e: datetime.fromisoformat(e["ts"]))  # stable: the file's order
     return events
 
 

@@ -1,7 +1,9 @@
 """Alerts raised by the real worker from events (docs/alerts.md, "Live evaluation"): the
 same transitions at the same stream times as the backtest of the same recorded file, on the
-alerts topic and in Redis; an acknowledgement added as the gateway adds it; a worker killed
-and started again keeps its open alerts and their acknowledgement."""
+alerts topic and in Redis, for the contact center's rules and for workforce management's
+(adherence, staffing now and next, volume over forecast); an acknowledgement added as the
+gateway adds it; a worker killed and started again keeps its open alerts and their
+acknowledgement."""
 
 from __future__ import annotations
 
@@ -19,8 +21,14 @@ from stream.alerts.backtest import backtest
 from stream.alerts.rules import default_rules
 from stream.events import EVENT_ADAPTER
 from stream.kafka import EventSender
-from stream.settings import Settings
-from tests.alerts import ALERTING_START, alerting_stream, write_jsonl
+from stream.settings import QueueSettings, Settings
+from tests.alerts import (
+    ALERTING_START,
+    WFM_HUDDLE,
+    alerting_stream,
+    wfm_alerting_stream,
+    write_jsonl,
+)
 from tests.conftest import redis_client, wait_until
 
 Json = dict[str, Any]
@@ -91,6 +99,42 @@ def test_the_worker_raises_and_clears_what_the_backtest_does_for_a_recorded_file
                               for c in want)}
     wait_until(lambda: open_alerts(settings) == still_open, timeout=10)
     assert [t["rule_id"] for t in still_open.values()] == ["service-level-under-target"]
+
+
+def still_open(transitions: list[Json]) -> dict[str, Json]:
+    """The alerts the transitions leave open: alert id -> its raise."""
+    cleared = {t["alert_id"] for t in transitions if t["state"] == "cleared"}
+    return {t["alert_id"]: t for t in transitions
+            if t["state"] == "raised" and t["alert_id"] not in cleared}
+
+
+def test_the_worker_raises_the_adherence_and_staffing_alerts_the_backtest_does(
+        make_settings: Any, start_worker: Any, tmp_path: Path) -> None:
+    # The recorded WFM morning with an unscheduled meeting (tests/alerts.py): schedules and
+    # a forecast, agents out of adherence, too few agents now and next, volume over forecast.
+    settings = make_settings(topic_partitions=1, alerts_live_window_s=0,
+                             queues={"billing": QueueSettings(sl_threshold_s=20,
+                                                              sl_target=0.8)})
+    events = wfm_alerting_stream()
+    want = expected(events, settings)
+    raised = [(t["rule_id"], t["scope"]["agent"] or t["scope"]["queue"])
+              for t in want if t["state"] == "raised"]
+    assert raised == [("agents-short-next-interval", "billing"),
+                      ("agent-out-of-adherence", "a8"), ("agents-short-now", "billing"),
+                      *(("agent-out-of-adherence", agent) for agent in WFM_HUDDLE),
+                      ("volume-over-forecast", "billing")]
+    topic = AlertsTopic(settings)
+    start_worker(settings)
+    replay(write_jsonl(tmp_path / "wfm.jsonl", events), settings, wait=True,
+           wait_timeout_s=60, progress=None)
+    try:
+        assert topic.read(len(want)) == want
+    finally:
+        topic.close()
+    # Open in Redis: the staffing gap of the next interval and the volume over forecast.
+    wait_until(lambda: open_alerts(settings) == still_open(want), timeout=10)
+    assert sorted(t["rule_id"] for t in still_open(want).values()) == [
+        "agents-short-next-interval", "volume-over-forecast"]
 
 
 def test_an_acknowledgement_and_a_restart_keep_the_alert_until_it_clears_once(
