@@ -7,13 +7,20 @@ center's (``alerting_stream``) and the four of workforce management
 from __future__ import annotations
 
 import itertools
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
+import redis
 import redis.asyncio as aioredis
+from kafka import KafkaConsumer
 
+from stream.alerts.backtest import backtest
+from stream.alerts.rules import default_config
+from stream.events import EVENT_ADAPTER
+from stream.kafka import EventSender
 from stream.settings import Settings
 
 Json = dict[str, Any]
@@ -123,3 +130,61 @@ def wfm_alerting_stream() -> list[Json]:
 def write_jsonl(path: Path, events: list[Json]) -> Path:
     path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
     return path
+
+
+# ------------------------------------------------ the worker's outputs, in integration tests
+def expected(events: list[Json], settings: Settings) -> list[Json]:
+    """The backtest's transitions over ``events`` with the shipped rules and QA flags (what a
+    worker with the default rules file raises), as JSON."""
+    config = default_config()
+    return [t.to_json() for t in backtest(
+        [EVENT_ADAPTER.validate_python(e) for e in events], config.rules, settings,
+        flags=config.flags)]
+
+
+def still_open(transitions: list[Json]) -> dict[str, Json]:
+    """The alerts the transitions leave open: alert id -> its raise."""
+    cleared = {t["alert_id"] for t in transitions if t["state"] == "cleared"}
+    return {t["alert_id"]: t for t in transitions
+            if t["state"] == "raised" and t["alert_id"] not in cleared}
+
+
+class AlertsTopic:
+    """The alerts topic, read from the start."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.consumer = KafkaConsumer(settings.topic_alerts,
+                                      bootstrap_servers=settings.kafka_bootstrap,
+                                      auto_offset_reset="earliest", consumer_timeout_ms=500)
+        self.records: list[Json] = []
+
+    def read(self, count: int, timeout: float = 30.0) -> list[Json]:
+        """Until at least ``count`` records have come (and none for the last 0.5 s)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            before = len(self.records)
+            self.records.extend(orjson.loads(m.value) for m in self.consumer)
+            if len(self.records) >= count and len(self.records) == before:
+                break
+        return self.records
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def open_alerts(settings: Settings, tenant: str = "default") -> dict[str, Json]:
+    """The worker's open alerts in Redis: alert id -> latest transition."""
+    assert settings.redis_url is not None
+    with redis.Redis.from_url(settings.redis_url) as client:
+        raw = client.hgetall(settings.alerts_key(tenant))
+    return {k.decode(): orjson.loads(v) for k, v in raw.items()}
+
+
+def send(settings: Settings, events: list[Json]) -> None:
+    """Events onto the events topic, now (as ``floorpulse replay`` without waiting)."""
+    sender = EventSender(settings)
+    try:
+        sender.send_all(events)
+        sender.flush()
+    finally:
+        sender.close()

@@ -7,25 +7,24 @@ acknowledgement."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import orjson
-from kafka import KafkaConsumer
 
 from gateway.access import Grant
 from gateway.alerts import AckRequest, ack_fields
 from producers.replay import replay
-from stream.alerts.backtest import backtest
-from stream.alerts.rules import default_rules
-from stream.events import EVENT_ADAPTER
-from stream.kafka import EventSender
-from stream.settings import QueueSettings, Settings
+from stream.settings import QueueSettings
 from tests.alerts import (
     ALERTING_START,
     WFM_HUDDLE,
+    AlertsTopic,
     alerting_stream,
+    expected,
+    open_alerts,
+    send,
+    still_open,
     wfm_alerting_stream,
     write_jsonl,
 )
@@ -33,48 +32,6 @@ from tests.conftest import redis_client, wait_until
 
 Json = dict[str, Any]
 BREAK = "break-too-long"
-
-
-def expected(events: list[Json], settings: Settings) -> list[Json]:
-    return [t.to_json() for t in backtest(
-        [EVENT_ADAPTER.validate_python(e) for e in events], default_rules(), settings)]
-
-
-class AlertsTopic:
-    """The alerts topic, read from the start."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.consumer = KafkaConsumer(settings.topic_alerts,
-                                      bootstrap_servers=settings.kafka_bootstrap,
-                                      auto_offset_reset="earliest", consumer_timeout_ms=500)
-        self.records: list[Json] = []
-
-    def read(self, count: int, timeout: float = 30.0) -> list[Json]:
-        """Until at least ``count`` records have come (and none for the last 0.5 s)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            before = len(self.records)
-            self.records.extend(orjson.loads(m.value) for m in self.consumer)
-            if len(self.records) >= count and len(self.records) == before:
-                break
-        return self.records
-
-    def close(self) -> None:
-        self.consumer.close()
-
-
-def open_alerts(settings: Settings, tenant: str = "default") -> dict[str, Json]:
-    raw = redis_client(settings).hgetall(settings.alerts_key(tenant))
-    return {k.decode(): orjson.loads(v) for k, v in raw.items()}
-
-
-def send(settings: Settings, events: list[Json]) -> None:
-    sender = EventSender(settings)
-    try:
-        sender.send_all(events)
-        sender.flush()
-    finally:
-        sender.close()
 
 
 def test_the_worker_raises_and_clears_what_the_backtest_does_for_a_recorded_file(
@@ -94,18 +51,8 @@ def test_the_worker_raises_and_clears_what_the_backtest_does_for_a_recorded_file
     finally:
         topic.close()
     # Open in Redis: what the backtest leaves open (the service level, still under target).
-    still_open = {t["alert_id"]: t for t in want if t["state"] == "raised"
-                  and not any(c["alert_id"] == t["alert_id"] and c["state"] == "cleared"
-                              for c in want)}
-    wait_until(lambda: open_alerts(settings) == still_open, timeout=10)
-    assert [t["rule_id"] for t in still_open.values()] == ["service-level-under-target"]
-
-
-def still_open(transitions: list[Json]) -> dict[str, Json]:
-    """The alerts the transitions leave open: alert id -> its raise."""
-    cleared = {t["alert_id"] for t in transitions if t["state"] == "cleared"}
-    return {t["alert_id"]: t for t in transitions
-            if t["state"] == "raised" and t["alert_id"] not in cleared}
+    wait_until(lambda: open_alerts(settings) == still_open(want), timeout=10)
+    assert [t["rule_id"] for t in still_open(want).values()] == ["service-level-under-target"]
 
 
 def test_the_worker_raises_the_adherence_and_staffing_alerts_the_backtest_does(

@@ -1,7 +1,8 @@
 """The QA queue through the live pipeline: a replayed stream with chats, transcripts, holds,
 transfers and a repeat customer, through the real broker, worker process and Redis; QA
-actions as the gateway records them; and a worker restart that must neither re-add nor reset
-a reviewed item."""
+actions as the gateway records them; a worker restart that must neither re-add nor reset
+a reviewed item; and the supervisors' live alert while a flagged customer is still on the
+contact."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import orjson
 import pytest
 
 from producers.replay import replay
+from tests.alerts import AlertsTopic, expected, open_alerts, send
 from tests.conftest import redis_client, wait_until
 
 pytestmark = pytest.mark.integration
@@ -157,3 +159,58 @@ def test_a_replayed_stream_fills_the_qa_queue_and_reviews_survive_a_restart(
     assert after["c-chat"]["status"] == "reviewed" and after["c-chat"]["reviewed_by"] == "quinn"
     assert after["c-voice"]["status"] == "dismissed"
     assert [h["action"] for h in after["c-chat"]["history"]] == ["claim", "review"]
+
+
+def flagged_in_progress(settings: Any) -> dict[str, Any]:
+    """The snapshot's flagged contacts still in progress (docs/live-state.md)."""
+    raw = redis_client(settings).get(settings.snapshot_key("default"))
+    return dict(orjson.loads(raw).get("flagged_contacts") or {}) if raw else {}
+
+
+def test_supervisors_get_a_live_alert_while_a_flagged_customer_is_on_the_contact(
+        make_settings: Any, start_worker: Any) -> None:
+    # A chat that turns to an escalation while the agent is still with the customer, then
+    # ends. Sent in steps, each once the worker has evaluated the flags of the one before
+    # (it does so after each batch, the backtest after each event): then the instants see
+    # the same flags live as in the backtest. The day is 2026-11-23: no live window.
+    settings = make_settings(topic_partitions=1, alerts_live_window_s=0)
+    steps = [
+        [{"event_id": "e0", "type": "agent.state", "ts": T0.isoformat(), "agent_id": "a1",
+          "state": "available", "team": "Blue", "queues": ["chat"]},
+         event(1, "contact.queued", 0, "c-sour", queue="chat", channel="chat"),
+         event(2, "contact.answered", 20, "c-sour", queue="chat", agent_id="a1"),
+         event(3, "chat.message", 25, "c-sour", sender="customer",
+               text="Hi, my internet keeps dropping."),
+         event(4, "chat.message", 90, "c-sour", sender="customer",
+               text="This is useless, I want to speak to a supervisor")],
+        [event(5, "chat.message", 150, "c-sour", sender="agent",
+               text="I am getting my supervisor now."),
+         event(6, "contact.ended", 200, "c-sour", agent_id="a1")],
+        [event(7, "contact.wrapped", 230, "c-sour", agent_id="a1")],
+    ]
+    events = [e for step in steps for e in step]
+    want = expected(events, settings)
+    flagged = [(t["state"], t["at"][11:19], t["scope"]["agent"], t["scope"]["reason"])
+               for t in want if t["rule_id"] == "flagged-customer-on-contact"]
+    assert flagged == [("raised", "09:01:30", "a1", "c-sour"),
+                       ("cleared", "09:03:20", "a1", "c-sour")]
+    assert [t for t in want if t["rule_id"] == "flagged-customer-on-contact"] == want
+    topic = AlertsTopic(settings)
+    start_worker(settings)
+    try:
+        send(settings, steps[0])
+        wait_until(lambda: "c-sour" in flagged_in_progress(settings), timeout=60)
+        send(settings, steps[1])
+        # Raised while the customer is still there, for supervisors, with the contact.
+        wait_until(lambda: len(open_alerts(settings)) == 1, timeout=30)
+        (alert,) = open_alerts(settings).values()
+        assert alert == want[0] and alert["audience"] == ["supervisor"]
+        assert alert["message"] == "a1 (Blue) is with a flagged customer (contact c-sour)"
+        # The contact ended: no longer in progress; the next instant clears the alert.
+        wait_until(lambda: flagged_in_progress(settings) == {}, timeout=30)
+        assert len(open_alerts(settings)) == 1
+        send(settings, steps[2])
+        wait_until(lambda: open_alerts(settings) == {}, timeout=30)
+        assert topic.read(len(want)) == want
+    finally:
+        topic.close()
