@@ -1,11 +1,13 @@
 """The QA queue through the live pipeline: a replayed stream with chats, transcripts, holds,
 transfers and a repeat customer, through the real broker, worker process and Redis; QA
 actions as the gateway records them; a worker restart that must neither re-add nor reset
-a reviewed item; and the supervisors' live alert while a flagged customer is still on the
+a reviewed item; QA's actions from the page's WebSocket through the real gateway (and other
+roles refused); and the supervisors' live alert while a flagged customer is still on the
 contact."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,10 +15,12 @@ from typing import Any
 
 import orjson
 import pytest
+from websockets.asyncio.client import ClientConnection, connect
 
 from producers.replay import replay
+from stream.embedded import free_port
 from tests.alerts import AlertsTopic, expected, open_alerts, send
-from tests.conftest import redis_client, wait_until
+from tests.conftest import RunningGateway, redis_client, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -214,3 +218,83 @@ def test_supervisors_get_a_live_alert_while_a_flagged_customer_is_on_the_contact
         assert topic.read(len(want)) == want
     finally:
         topic.close()
+
+
+async def next_message(ws: ClientConnection, kind: str, timeout: float = 10.0,
+                       where: Any = None) -> dict[str, Any]:
+    """The next message of type ``kind`` (for which ``where`` holds); others are skipped."""
+    deadline = time.monotonic() + timeout
+    while True:
+        message: dict[str, Any] = orjson.loads(
+            await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic())))
+        if message["type"] == kind and (where is None or where(message)):
+            return message
+
+
+async def act(ws: ClientConnection, action: str, contact: str) -> None:
+    await ws.send(orjson.dumps({"type": "qa_action", "action": action,
+                                "contact_id": contact}).decode())
+
+
+def item_is(contact: str, status: str) -> Any:
+    return lambda m: m["item"]["contact_id"] == contact and m["item"]["status"] == status
+
+
+async def test_qa_acts_on_the_queue_over_the_websocket_and_other_roles_are_refused(
+        make_settings: Any, start_worker: Any, tmp_path: Path) -> None:
+    path = tmp_path / "qa.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in conversation_stream()))
+    settings = make_settings(http_port=free_port(), client_update_interval_s=0.1, tokens={
+        "tok-qa": {"name": "quinn", "role": "qa"}, "tok-qa2": {"name": "rae", "role": "qa"},
+        "tok-sup": {"name": "sam", "role": "supervisor"},
+        "tok-viewer": {"name": "val", "role": "viewer"}})
+    start_worker(settings)
+    replay(path, settings, speed=None, wait=True, wait_timeout_s=120, progress=None)
+    wait_until(lambda: set(qa_items(settings)) == {"c-chat", "c-voice", "c-again"}, timeout=60)
+    gateway = RunningGateway(settings)
+    await gateway.start()
+    try:
+        async with connect(gateway.ws_url + "?token=tok-qa") as quinn, \
+                connect(gateway.ws_url + "?token=tok-qa2") as rae, \
+                connect(gateway.ws_url + "?token=tok-sup") as sup, \
+                connect(gateway.ws_url + "?token=tok-viewer") as viewer:
+            queue = await next_message(quinn, "qa_queue")
+            assert {i["contact_id"]: i["status"] for i in queue["items"]} == {
+                "c-chat": "open", "c-voice": "open", "c-again": "open"}
+            await next_message(rae, "qa_queue")
+
+            # claim: recorded by the gateway, relayed and folded by the worker, and the
+            # changed item comes back to every QA client
+            await act(quinn, "claim", "c-chat")
+            assert await next_message(quinn, "qa_action_sent") == {
+                "type": "qa_action_sent", "tenant": "default", "contact_id": "c-chat",
+                "action": "claim"}
+            claimed = await next_message(quinn, "qa_item", where=item_is("c-chat", "claimed"))
+            assert claimed["item"]["claimed_by"] == "quinn"
+            await next_message(rae, "qa_item", where=item_is("c-chat", "claimed"))
+            # another QA member may not review what quinn claimed
+            await act(rae, "review", "c-chat")
+            refusal = await next_message(rae, "error")
+            assert refusal["message"] == "qa_action: claimed by quinn"
+
+            await act(quinn, "review", "c-chat")
+            reviewed = await next_message(quinn, "qa_item", where=item_is("c-chat", "reviewed"))
+            assert reviewed["item"]["reviewed_by"] == "quinn"
+            assert [h["action"] for h in reviewed["item"]["history"]] == ["claim", "review"]
+            await act(quinn, "dismiss", "c-voice")
+            dismissed = await next_message(quinn, "qa_item",
+                                           where=item_is("c-voice", "dismissed"))
+            assert dismissed["item"]["dismissed_by"] == "quinn"
+
+            # a supervisor and a viewer may not act on the queue
+            for ws in (sup, viewer):
+                await act(ws, "claim", "c-again")
+                message = await next_message(ws, "error")
+                assert message["message"] == (
+                    "qa_action: only the qa and admin roles act on the QA queue")
+    finally:
+        await gateway.stop()
+    r = redis_client(settings)
+    assert r.xlen(settings.qa_actions_stream) == 3  # quinn's three; nothing of the others
+    statuses = {c: i["status"] for c, i in qa_items(settings).items()}
+    assert statuses == {"c-chat": "reviewed", "c-voice": "dismissed", "c-again": "open"}
