@@ -1,13 +1,16 @@
 """The QA queue through the live pipeline: a replayed stream with chats, transcripts, holds,
 transfers and a repeat customer, through the real broker, worker process and Redis; QA
 actions as the gateway records them; a worker restart that must neither re-add nor reset
-a reviewed item; QA's actions from the page's WebSocket through the real gateway (and other
-roles refused); and the supervisors' live alert while a flagged customer is still on the
-contact."""
+a reviewed item; the queue rebuilt from the QA topic after Redis lost it; QA's actions from
+the page's WebSocket through the real gateway (and other roles refused); and the
+supervisors' live alert while a flagged customer is still on the contact."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -298,3 +301,42 @@ async def test_qa_acts_on_the_queue_over_the_websocket_and_other_roles_are_refus
     assert r.xlen(settings.qa_actions_stream) == 3  # quinn's three; nothing of the others
     statuses = {c: i["status"] for c, i in qa_items(settings).items()}
     assert statuses == {"c-chat": "reviewed", "c-voice": "dismissed", "c-again": "open"}
+
+
+def test_qa_rebuild_gives_the_queue_back_from_the_topic_after_redis_lost_it(
+        make_settings: Any, start_worker: Any, tmp_path: Path) -> None:
+    path = tmp_path / "qa.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in conversation_stream()))
+    settings = make_settings()
+    start_worker(settings)
+    replay(path, settings, speed=None, wait=True, wait_timeout_s=120, progress=None)
+    wait_until(lambda: set(qa_items(settings)) == {"c-chat", "c-voice", "c-again"}, timeout=60)
+    record_action(settings, "c-chat", "claim")
+    record_action(settings, "c-chat", "release")
+    record_action(settings, "c-chat", "claim", who="rae")
+    record_action(settings, "c-chat", "review", who="quinn")  # refused: rae claimed it
+    record_action(settings, "c-chat", "review", who="rae")
+    record_action(settings, "c-voice", "dismiss")
+    record_action(settings, "c-again", "claim")
+    wait_until(lambda: {c: i["status"] for c, i in qa_items(settings).items()} == {
+        "c-chat": "reviewed", "c-voice": "dismissed", "c-again": "claimed"}, timeout=30)
+    r = redis_client(settings)
+    before = qa_items(settings)
+    index = r.zrevrange(settings.qa_index_key("default"), 0, -1, withscores=True)
+    assert before["c-chat"]["reviewed_by"] == "rae" and len(index) == 3
+
+    # Redis loses the queue (the worker goes on running); the command folds the topic again.
+    r.delete(settings.qa_key("default"), settings.qa_index_key("default"))
+    assert qa_items(settings) == {}
+    done = subprocess.run([sys.executable, "-m", "stream.cli", "qa-rebuild"],
+                          env={**os.environ, **settings.to_env()}, capture_output=True,
+                          timeout=120, check=True)
+    assert b"QA queue rebuilt: 3 items of 1 tenant(s)" in done.stderr, done.stderr
+    assert qa_items(settings) == before
+    assert r.zrevrange(settings.qa_index_key("default"), 0, -1, withscores=True) == index
+
+    # The worker folds what comes next into the rebuilt queue.
+    record_action(settings, "c-again", "review")
+    wait_until(lambda: qa_items(settings)["c-again"]["status"] == "reviewed", timeout=30)
+    assert [h["action"] for h in qa_items(settings)["c-again"]["history"]] == [
+        "claim", "review"]
