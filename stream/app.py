@@ -10,7 +10,7 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import faust
@@ -60,6 +60,20 @@ def lower_fetch_wait(fetch_wait_ms: int) -> None:
 
     cls._floorpulse_original = original
     cls._create_worker_consumer = create_worker_consumer
+
+
+async def track_produced_topics(app: faust.App, topics: Iterable[str]) -> None:
+    """Have the producer keep metadata of every topic the worker writes to.
+
+    aiokafka's producer refreshes metadata only for the topics it tracks, and a send to a
+    topic it already knows from an earlier refresh of all topics does not track it. The
+    next refresh (of the tracked topics: changelogs, QA) then drops that topic, and a batch
+    for it waits for a partition leader until the request timeout (Faust's: 20 min): a
+    batch of dead letters stalled the worker so, its events unacknowledged."""
+    producer: Any = app.producer
+    client = producer._ensure_producer().client
+    for topic in topics:
+        await client.add_topic(topic)
 
 
 def read_from_stored_progress(app: faust.App, topic: str,
@@ -177,6 +191,13 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
 
     alerts = AlertWorker(settings, publisher.redis, send_alert, lambda: processor.states,
                          config.rules)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def track_topics() -> None:
+        # Every topic this worker writes to (Faust has the changelogs tracked already).
+        await track_produced_topics(app, (
+            settings.topic_events, settings.topic_dead_letters, settings.topic_intervals,
+            settings.topic_alerts, settings.topic_qa, settings.topic_qa_customers))
 
     @app.agent(events_topic)
     async def process_events(stream: Any) -> None:

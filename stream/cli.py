@@ -11,6 +11,7 @@
     floorpulse sentiment [--json]              score messages read from standard input
     floorpulse schedule FILE [--published T] [--out FILE]   publish schedules (CSV/JSON)
     floorpulse forecast FILE [--published T] [--out FILE]   publish forecasts (CSV/JSON)
+    floorpulse qa-rebuild                      the QA queue in Redis again, from the QA topic
     floorpulse topics                          create the topics (idempotent)
     floorpulse schema                          print the events' JSON Schema
 """
@@ -56,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="run the stream worker")
     sub.add_parser("gateway", help="run the WebSocket gateway and page")
     sub.add_parser("topics", help="create the topics")
+    sub.add_parser("qa-rebuild", help="rebuild the QA queue in Redis from the QA topic "
+                                      "(after Redis was lost; docs/sentiment.md)")
     sub.add_parser("schema", help="print the JSON Schema of an event")
 
     sim = sub.add_parser("simulate", help="simulate a contact center")
@@ -155,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         return sentiment_command(settings, args)
     if command in ("schedule", "forecast"):
         return plan_command(settings, args)
+    if command == "qa-rebuild":
+        return qa_rebuild_command(settings)
     if command == "topics":
         from stream.kafka import ensure_topics
         ensure_topics(settings)
@@ -276,6 +281,17 @@ def backtest_command(settings: Settings, args: argparse.Namespace) -> int:
     transitions = backtest(read_events(args.file), config.rules, settings,
                            flags=config.flags)
     sys.stdout.write(format_transitions(transitions, json=args.json))
+    return 0
+
+
+def qa_rebuild_command(settings: Settings) -> int:
+    import asyncio
+
+    from stream.qa.rebuild import rebuild_qa_queue
+    done = asyncio.run(rebuild_qa_queue(settings))
+    print(f"QA queue rebuilt: {done.items} items of {done.tenants} tenant(s) from "
+          f"{done.events} QA events ({done.skipped} not folded), then {done.later} newer "
+          "events folded again", file=sys.stderr)
     return 0
 
 

@@ -1,17 +1,26 @@
 """Alert transitions as the worker writes and publishes them, for tests of the gateway and
-the page (the worker's side of the contract in docs/alerts.md, "Access"), and a recorded
-stream that trips three of the default rules, for tests of the live evaluation."""
+the page (the worker's side of the contract in docs/alerts.md, "Access"), and recorded
+streams that trip default rules, for tests of the live evaluation: three of the contact
+center's (``alerting_stream``) and the four of workforce management
+(``wfm_alerting_stream``)."""
 
 from __future__ import annotations
 
 import itertools
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
+import redis
 import redis.asyncio as aioredis
+from kafka import KafkaConsumer
 
+from stream.alerts.backtest import backtest
+from stream.alerts.rules import default_config
+from stream.events import EVENT_ADAPTER
+from stream.kafka import EventSender
 from stream.settings import Settings
 
 Json = dict[str, Any]
@@ -85,6 +94,97 @@ def alerting_stream(start: datetime = ALERTING_START,
     return events
 
 
+WFM_DAY_FILE = Path(__file__).parent / "data" / "wfm_day.jsonl"
+WFM_HUDDLE = ("a2", "a3", "a4", "a5")
+
+
+def wfm_alerting_stream() -> list[Json]:
+    """The recorded morning of ``tests/data/wfm_day.jsonl`` (billing forecast at 20 contacts
+    an interval, 30 come in the 09:00 one; a8 logs in 10 min late, so the next interval is
+    short from the start), with an unscheduled team meeting: a2-a5 leave for aux "meeting"
+    from 09:06 to 09:14, so with the default rules (docs/alerts.md, "Defaults") and billing
+    at 80 % in 20 s:
+
+    - ``agents-short-next-interval`` raised at 09:01:10 and still open at the end;
+    - ``agent-out-of-adherence``: a8 raised at 09:05, cleared at 09:10; a2-a5 raised at
+      09:11 and cleared at 09:14;
+    - ``agents-short-now`` raised at 09:08:30 (three agents staffed for a load that needs
+      more), cleared at 09:16;
+    - ``volume-over-forecast`` raised at 09:14:30 and still open.
+
+    A last event at 09:22:35 closes the instant of 09:22:30 (the file's last event), live
+    as in the backtest."""
+    events = [orjson.loads(line) for line in WFM_DAY_FILE.read_bytes().splitlines() if line]
+    day = "2026-11-23T"
+    for n, agent in enumerate(WFM_HUDDLE):
+        events.append({"event_id": f"huddle-{n}", "type": "agent.state", "ts": f"{day}09:06:00Z",
+                       "agent_id": agent, "state": "aux", "reason": "meeting"})
+        events.append({"event_id": f"back-{n}", "type": "agent.state", "ts": f"{day}09:14:00Z",
+                       "agent_id": agent, "state": "available"})
+    events.append({"event_id": "last", "type": "agent.state", "ts": f"{day}09:22:35Z",
+                   "agent_id": "a9", "state": "available"})
+    events.sort(key=lambda e: datetime.fromisoformat(e["ts"]))  # stable: the file's order
+    return events
+
+
 def write_jsonl(path: Path, events: list[Json]) -> Path:
     path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
     return path
+
+
+# ------------------------------------------------ the worker's outputs, in integration tests
+def expected(events: list[Json], settings: Settings) -> list[Json]:
+    """The backtest's transitions over ``events`` with the shipped rules and QA flags (what a
+    worker with the default rules file raises), as JSON."""
+    config = default_config()
+    return [t.to_json() for t in backtest(
+        [EVENT_ADAPTER.validate_python(e) for e in events], config.rules, settings,
+        flags=config.flags)]
+
+
+def still_open(transitions: list[Json]) -> dict[str, Json]:
+    """The alerts the transitions leave open: alert id -> its raise."""
+    cleared = {t["alert_id"] for t in transitions if t["state"] == "cleared"}
+    return {t["alert_id"]: t for t in transitions
+            if t["state"] == "raised" and t["alert_id"] not in cleared}
+
+
+class AlertsTopic:
+    """The alerts topic, read from the start."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.consumer = KafkaConsumer(settings.topic_alerts,
+                                      bootstrap_servers=settings.kafka_bootstrap,
+                                      auto_offset_reset="earliest", consumer_timeout_ms=500)
+        self.records: list[Json] = []
+
+    def read(self, count: int, timeout: float = 30.0) -> list[Json]:
+        """Until at least ``count`` records have come (and none for the last 0.5 s)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            before = len(self.records)
+            self.records.extend(orjson.loads(m.value) for m in self.consumer)
+            if len(self.records) >= count and len(self.records) == before:
+                break
+        return self.records
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def open_alerts(settings: Settings, tenant: str = "default") -> dict[str, Json]:
+    """The worker's open alerts in Redis: alert id -> latest transition."""
+    assert settings.redis_url is not None
+    with redis.Redis.from_url(settings.redis_url) as client:
+        raw = client.hgetall(settings.alerts_key(tenant))
+    return {k.decode(): orjson.loads(v) for k, v in raw.items()}
+
+
+def send(settings: Settings, events: list[Json]) -> None:
+    """Events onto the events topic, now (as ``floorpulse replay`` without waiting)."""
+    sender = EventSender(settings)
+    try:
+        sender.send_all(events)
+        sender.flush()
+    finally:
+        sender.close()

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.exceptions import WatchError
 
 from stream.events import contact_key
 from stream.kafka import partition_for
@@ -143,6 +144,16 @@ def index_customer(stored: bytes | None, value: bytes, window_ms: int, lateness_
 
 
 # ------------------------------------------------------------------------ QA queue
+def put_item(pipe: Any, settings: Settings, item: Mapping[str, Any]) -> None:
+    """Queue the writes of one item on a Redis pipeline: the item, its place in the index,
+    its tenant, and the change on the tenant's QA channel."""
+    tenant, contact = str(item["tenant"]), str(item["contact_id"])
+    pipe.hset(settings.qa_key(tenant), contact, orjson.dumps(item))
+    pipe.zadd(settings.qa_index_key(tenant), {contact: int(item.get("flagged_at_ms") or 0)})
+    pipe.sadd(settings.tenants_key, tenant)
+    pipe.publish(settings.qa_channel(tenant), orjson.dumps({"type": "qa_item", "item": item}))
+
+
 class QaQueueStore:
     """The QA queue in Redis (docs/sentiment.md, "Redis")."""
 
@@ -152,24 +163,34 @@ class QaQueueStore:
         self.refused = 0
 
     async def apply(self, event: Mapping[str, Any]) -> None:
-        """Fold one QA topic event into its item; publish the item (or the refusal)."""
+        """Fold one QA topic event into its item; publish the item (or the refusal).
+
+        Read, fold and write are one optimistic transaction (``WATCH`` on the tenant's
+        items): when someone else writes them in between (``floorpulse qa-rebuild``, another
+        worker), the event is folded again into what they wrote."""
         s = self.settings
         tenant, contact = str(event["tenant"]), str(event["contact_id"])
-        raw = await self.redis.hget(s.qa_key(tenant), contact)
-        item = orjson.loads(raw) if raw else None
-        new, refusal = fold(item, event)
-        pipe = self.redis.pipeline(transaction=True)
-        if new is not None and new != item:
-            pipe.hset(s.qa_key(tenant), contact, orjson.dumps(new))
-            pipe.zadd(s.qa_index_key(tenant), {contact: int(new.get("flagged_at_ms") or 0)})
-            pipe.sadd(s.tenants_key, tenant)
-            pipe.publish(s.qa_channel(tenant), orjson.dumps({"type": "qa_item", "item": new}))
-        if refusal is not None and event.get("kind") == "action":
-            self.refused += 1
-            pipe.publish(s.qa_channel(tenant), orjson.dumps({
-                "type": "qa_refused", "tenant": tenant, "contact_id": contact,
-                "action": event.get("action"), "who": event.get("who"), "reason": refusal}))
-        await pipe.execute()
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(s.qa_key(tenant))
+                    raw = await pipe.hget(s.qa_key(tenant), contact)
+                    item = orjson.loads(raw) if raw else None
+                    new, refusal = fold(item, event)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    if new is not None and new != item:
+                        put_item(pipe, s, new)
+                    if refusal is not None and event.get("kind") == "action":
+                        pipe.publish(s.qa_channel(tenant), orjson.dumps({
+                            "type": "qa_refused", "tenant": tenant, "contact_id": contact,
+                            "action": event.get("action"), "who": event.get("who"),
+                            "reason": refusal}))
+                    await pipe.execute()
+                except WatchError:
+                    continue
+                if refusal is not None and event.get("kind") == "action":
+                    self.refused += 1
+                return
 
     async def relay_actions(self, send: Send) -> int:
         """Move QA actions from the gateway's Redis stream to the QA topic (after the last

@@ -139,6 +139,13 @@ async def test_qa_claims_and_reviews_a_flagged_contact_with_text_shown_as_text(
     await expect(page.locator("#qa-sparkline circle.qa-spark-negative")).to_have_count(2)
     assert await page.locator("#view-qa img, #view-qa script").count() == 0
     assert await page.evaluate("window.__pwned") is None
+    # With the pane open beside the list, the row still holds its buttons (none under it).
+    row_box, pane_box = await row.bounding_box(), await detail.bounding_box()
+    assert row_box is not None and pane_box is not None
+    for button in await row.locator(".qa-actions button:visible").all():
+        box = await button.bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= min(row_box["x"] + row_box["width"], pane_box["x"])
 
     # Review.
     await row.locator('[data-field="review"]').click()

@@ -79,3 +79,9 @@ async def test_adherence_grid_and_intraday_chart(
     first = await row.locator(".wfm-time-out").text_content()
     assert first is not None and first.startswith("06:"), first
     await expect(page.locator("#wfm-rows tr").first).to_have_attribute("data-agent", "a1")
+
+    # The other views do not show the WFM view (nor the WFM view theirs).
+    for view in ("wallboard", "intervals"):
+        await page.locator(f'[data-view-tab="{view}"]').click()
+        await expect(page.locator(f"#view-{view}")).to_be_visible()
+        await expect(page.locator("#view-wfm")).to_be_hidden()

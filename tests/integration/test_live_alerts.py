@@ -1,72 +1,37 @@
 """Alerts raised by the real worker from events (docs/alerts.md, "Live evaluation"): the
 same transitions at the same stream times as the backtest of the same recorded file, on the
-alerts topic and in Redis; an acknowledgement added as the gateway adds it; a worker killed
-and started again keeps its open alerts and their acknowledgement."""
+alerts topic and in Redis, for the contact center's rules and for workforce management's
+(adherence, staffing now and next, volume over forecast); an acknowledgement added as the
+gateway adds it; a worker killed and started again keeps its open alerts and their
+acknowledgement."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import orjson
-from kafka import KafkaConsumer
 
 from gateway.access import Grant
 from gateway.alerts import AckRequest, ack_fields
 from producers.replay import replay
-from stream.alerts.backtest import backtest
-from stream.alerts.rules import default_rules
-from stream.events import EVENT_ADAPTER
-from stream.kafka import EventSender
-from stream.settings import Settings
-from tests.alerts import ALERTING_START, alerting_stream, write_jsonl
+from stream.settings import QueueSettings
+from tests.alerts import (
+    ALERTING_START,
+    WFM_HUDDLE,
+    AlertsTopic,
+    alerting_stream,
+    expected,
+    open_alerts,
+    send,
+    still_open,
+    wfm_alerting_stream,
+    write_jsonl,
+)
 from tests.conftest import redis_client, wait_until
 
 Json = dict[str, Any]
 BREAK = "break-too-long"
-
-
-def expected(events: list[Json], settings: Settings) -> list[Json]:
-    return [t.to_json() for t in backtest(
-        [EVENT_ADAPTER.validate_python(e) for e in events], default_rules(), settings)]
-
-
-class AlertsTopic:
-    """The alerts topic, read from the start."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.consumer = KafkaConsumer(settings.topic_alerts,
-                                      bootstrap_servers=settings.kafka_bootstrap,
-                                      auto_offset_reset="earliest", consumer_timeout_ms=500)
-        self.records: list[Json] = []
-
-    def read(self, count: int, timeout: float = 30.0) -> list[Json]:
-        """Until at least ``count`` records have come (and none for the last 0.5 s)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            before = len(self.records)
-            self.records.extend(orjson.loads(m.value) for m in self.consumer)
-            if len(self.records) >= count and len(self.records) == before:
-                break
-        return self.records
-
-    def close(self) -> None:
-        self.consumer.close()
-
-
-def open_alerts(settings: Settings, tenant: str = "default") -> dict[str, Json]:
-    raw = redis_client(settings).hgetall(settings.alerts_key(tenant))
-    return {k.decode(): orjson.loads(v) for k, v in raw.items()}
-
-
-def send(settings: Settings, events: list[Json]) -> None:
-    sender = EventSender(settings)
-    try:
-        sender.send_all(events)
-        sender.flush()
-    finally:
-        sender.close()
 
 
 def test_the_worker_raises_and_clears_what_the_backtest_does_for_a_recorded_file(
@@ -86,11 +51,37 @@ def test_the_worker_raises_and_clears_what_the_backtest_does_for_a_recorded_file
     finally:
         topic.close()
     # Open in Redis: what the backtest leaves open (the service level, still under target).
-    still_open = {t["alert_id"]: t for t in want if t["state"] == "raised"
-                  and not any(c["alert_id"] == t["alert_id"] and c["state"] == "cleared"
-                              for c in want)}
-    wait_until(lambda: open_alerts(settings) == still_open, timeout=10)
-    assert [t["rule_id"] for t in still_open.values()] == ["service-level-under-target"]
+    wait_until(lambda: open_alerts(settings) == still_open(want), timeout=10)
+    assert [t["rule_id"] for t in still_open(want).values()] == ["service-level-under-target"]
+
+
+def test_the_worker_raises_the_adherence_and_staffing_alerts_the_backtest_does(
+        make_settings: Any, start_worker: Any, tmp_path: Path) -> None:
+    # The recorded WFM morning with an unscheduled meeting (tests/alerts.py): schedules and
+    # a forecast, agents out of adherence, too few agents now and next, volume over forecast.
+    settings = make_settings(topic_partitions=1, alerts_live_window_s=0,
+                             queues={"billing": QueueSettings(sl_threshold_s=20,
+                                                              sl_target=0.8)})
+    events = wfm_alerting_stream()
+    want = expected(events, settings)
+    raised = [(t["rule_id"], t["scope"]["agent"] or t["scope"]["queue"])
+              for t in want if t["state"] == "raised"]
+    assert raised == [("agents-short-next-interval", "billing"),
+                      ("agent-out-of-adherence", "a8"), ("agents-short-now", "billing"),
+                      *(("agent-out-of-adherence", agent) for agent in WFM_HUDDLE),
+                      ("volume-over-forecast", "billing")]
+    topic = AlertsTopic(settings)
+    start_worker(settings)
+    replay(write_jsonl(tmp_path / "wfm.jsonl", events), settings, wait=True,
+           wait_timeout_s=60, progress=None)
+    try:
+        assert topic.read(len(want)) == want
+    finally:
+        topic.close()
+    # Open in Redis: the staffing gap of the next interval and the volume over forecast.
+    wait_until(lambda: open_alerts(settings) == still_open(want), timeout=10)
+    assert sorted(t["rule_id"] for t in still_open(want).values()) == [
+        "agents-short-next-interval", "volume-over-forecast"]
 
 
 def test_an_acknowledgement_and_a_restart_keep_the_alert_until_it_clears_once(

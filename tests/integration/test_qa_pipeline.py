@@ -1,10 +1,16 @@
 """The QA queue through the live pipeline: a replayed stream with chats, transcripts, holds,
 transfers and a repeat customer, through the real broker, worker process and Redis; QA
-actions as the gateway records them; and a worker restart that must neither re-add nor reset
-a reviewed item."""
+actions as the gateway records them; a worker restart that must neither re-add nor reset
+a reviewed item; the queue rebuilt from the QA topic after Redis lost it; QA's actions from
+the page's WebSocket through the real gateway (and other roles refused); and the
+supervisors' live alert while a flagged customer is still on the contact."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,9 +18,12 @@ from typing import Any
 
 import orjson
 import pytest
+from websockets.asyncio.client import ClientConnection, connect
 
 from producers.replay import replay
-from tests.conftest import redis_client, wait_until
+from stream.embedded import free_port
+from tests.alerts import AlertsTopic, expected, open_alerts, send
+from tests.conftest import RunningGateway, redis_client, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -157,3 +166,177 @@ def test_a_replayed_stream_fills_the_qa_queue_and_reviews_survive_a_restart(
     assert after["c-chat"]["status"] == "reviewed" and after["c-chat"]["reviewed_by"] == "quinn"
     assert after["c-voice"]["status"] == "dismissed"
     assert [h["action"] for h in after["c-chat"]["history"]] == ["claim", "review"]
+
+
+def flagged_in_progress(settings: Any) -> dict[str, Any]:
+    """The snapshot's flagged contacts still in progress (docs/live-state.md)."""
+    raw = redis_client(settings).get(settings.snapshot_key("default"))
+    return dict(orjson.loads(raw).get("flagged_contacts") or {}) if raw else {}
+
+
+def test_supervisors_get_a_live_alert_while_a_flagged_customer_is_on_the_contact(
+        make_settings: Any, start_worker: Any) -> None:
+    # A chat that turns to an escalation while the agent is still with the customer, then
+    # ends. Sent in steps, each once the worker has evaluated the flags of the one before
+    # (it does so after each batch, the backtest after each event): then the instants see
+    # the same flags live as in the backtest. The day is 2026-11-23: no live window.
+    settings = make_settings(topic_partitions=1, alerts_live_window_s=0)
+    steps = [
+        [{"event_id": "e0", "type": "agent.state", "ts": T0.isoformat(), "agent_id": "a1",
+          "state": "available", "team": "Blue", "queues": ["chat"]},
+         event(1, "contact.queued", 0, "c-sour", queue="chat", channel="chat"),
+         event(2, "contact.answered", 20, "c-sour", queue="chat", agent_id="a1"),
+         event(3, "chat.message", 25, "c-sour", sender="customer",
+               text="Hi, my internet keeps dropping."),
+         event(4, "chat.message", 90, "c-sour", sender="customer",
+               text="This is useless, I want to speak to a supervisor")],
+        [event(5, "chat.message", 150, "c-sour", sender="agent",
+               text="I am getting my supervisor now."),
+         event(6, "contact.ended", 200, "c-sour", agent_id="a1")],
+        [event(7, "contact.wrapped", 230, "c-sour", agent_id="a1")],
+    ]
+    events = [e for step in steps for e in step]
+    want = expected(events, settings)
+    flagged = [(t["state"], t["at"][11:19], t["scope"]["agent"], t["scope"]["reason"])
+               for t in want if t["rule_id"] == "flagged-customer-on-contact"]
+    assert flagged == [("raised", "09:01:30", "a1", "c-sour"),
+                       ("cleared", "09:03:20", "a1", "c-sour")]
+    assert [t for t in want if t["rule_id"] == "flagged-customer-on-contact"] == want
+    topic = AlertsTopic(settings)
+    start_worker(settings)
+    try:
+        send(settings, steps[0])
+        wait_until(lambda: "c-sour" in flagged_in_progress(settings), timeout=60)
+        send(settings, steps[1])
+        # Raised while the customer is still there, for supervisors, with the contact.
+        wait_until(lambda: len(open_alerts(settings)) == 1, timeout=30)
+        (alert,) = open_alerts(settings).values()
+        assert alert == want[0] and alert["audience"] == ["supervisor"]
+        assert alert["message"] == "a1 (Blue) is with a flagged customer (contact c-sour)"
+        # The contact ended: no longer in progress; the next instant clears the alert.
+        wait_until(lambda: flagged_in_progress(settings) == {}, timeout=30)
+        assert len(open_alerts(settings)) == 1
+        send(settings, steps[2])
+        wait_until(lambda: open_alerts(settings) == {}, timeout=30)
+        assert topic.read(len(want)) == want
+    finally:
+        topic.close()
+
+
+async def next_message(ws: ClientConnection, kind: str, timeout: float = 10.0,
+                       where: Any = None) -> dict[str, Any]:
+    """The next message of type ``kind`` (for which ``where`` holds); others are skipped."""
+    deadline = time.monotonic() + timeout
+    while True:
+        message: dict[str, Any] = orjson.loads(
+            await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic())))
+        if message["type"] == kind and (where is None or where(message)):
+            return message
+
+
+async def act(ws: ClientConnection, action: str, contact: str) -> None:
+    await ws.send(orjson.dumps({"type": "qa_action", "action": action,
+                                "contact_id": contact}).decode())
+
+
+def item_is(contact: str, status: str) -> Any:
+    return lambda m: m["item"]["contact_id"] == contact and m["item"]["status"] == status
+
+
+async def test_qa_acts_on_the_queue_over_the_websocket_and_other_roles_are_refused(
+        make_settings: Any, start_worker: Any, tmp_path: Path) -> None:
+    path = tmp_path / "qa.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in conversation_stream()))
+    settings = make_settings(http_port=free_port(), client_update_interval_s=0.1, tokens={
+        "tok-qa": {"name": "quinn", "role": "qa"}, "tok-qa2": {"name": "rae", "role": "qa"},
+        "tok-sup": {"name": "sam", "role": "supervisor"},
+        "tok-viewer": {"name": "val", "role": "viewer"}})
+    start_worker(settings)
+    replay(path, settings, speed=None, wait=True, wait_timeout_s=120, progress=None)
+    wait_until(lambda: set(qa_items(settings)) == {"c-chat", "c-voice", "c-again"}, timeout=60)
+    gateway = RunningGateway(settings)
+    await gateway.start()
+    try:
+        async with connect(gateway.ws_url + "?token=tok-qa") as quinn, \
+                connect(gateway.ws_url + "?token=tok-qa2") as rae, \
+                connect(gateway.ws_url + "?token=tok-sup") as sup, \
+                connect(gateway.ws_url + "?token=tok-viewer") as viewer:
+            queue = await next_message(quinn, "qa_queue")
+            assert {i["contact_id"]: i["status"] for i in queue["items"]} == {
+                "c-chat": "open", "c-voice": "open", "c-again": "open"}
+            await next_message(rae, "qa_queue")
+
+            # claim: recorded by the gateway, relayed and folded by the worker, and the
+            # changed item comes back to every QA client
+            await act(quinn, "claim", "c-chat")
+            assert await next_message(quinn, "qa_action_sent") == {
+                "type": "qa_action_sent", "tenant": "default", "contact_id": "c-chat",
+                "action": "claim"}
+            claimed = await next_message(quinn, "qa_item", where=item_is("c-chat", "claimed"))
+            assert claimed["item"]["claimed_by"] == "quinn"
+            await next_message(rae, "qa_item", where=item_is("c-chat", "claimed"))
+            # another QA member may not review what quinn claimed
+            await act(rae, "review", "c-chat")
+            refusal = await next_message(rae, "error")
+            assert refusal["message"] == "qa_action: claimed by quinn"
+
+            await act(quinn, "review", "c-chat")
+            reviewed = await next_message(quinn, "qa_item", where=item_is("c-chat", "reviewed"))
+            assert reviewed["item"]["reviewed_by"] == "quinn"
+            assert [h["action"] for h in reviewed["item"]["history"]] == ["claim", "review"]
+            await act(quinn, "dismiss", "c-voice")
+            dismissed = await next_message(quinn, "qa_item",
+                                           where=item_is("c-voice", "dismissed"))
+            assert dismissed["item"]["dismissed_by"] == "quinn"
+
+            # a supervisor and a viewer may not act on the queue
+            for ws in (sup, viewer):
+                await act(ws, "claim", "c-again")
+                message = await next_message(ws, "error")
+                assert message["message"] == (
+                    "qa_action: only the qa and admin roles act on the QA queue")
+    finally:
+        await gateway.stop()
+    r = redis_client(settings)
+    assert r.xlen(settings.qa_actions_stream) == 3  # quinn's three; nothing of the others
+    statuses = {c: i["status"] for c, i in qa_items(settings).items()}
+    assert statuses == {"c-chat": "reviewed", "c-voice": "dismissed", "c-again": "open"}
+
+
+def test_qa_rebuild_gives_the_queue_back_from_the_topic_after_redis_lost_it(
+        make_settings: Any, start_worker: Any, tmp_path: Path) -> None:
+    path = tmp_path / "qa.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in conversation_stream()))
+    settings = make_settings()
+    start_worker(settings)
+    replay(path, settings, speed=None, wait=True, wait_timeout_s=120, progress=None)
+    wait_until(lambda: set(qa_items(settings)) == {"c-chat", "c-voice", "c-again"}, timeout=60)
+    record_action(settings, "c-chat", "claim")
+    record_action(settings, "c-chat", "release")
+    record_action(settings, "c-chat", "claim", who="rae")
+    record_action(settings, "c-chat", "review", who="quinn")  # refused: rae claimed it
+    record_action(settings, "c-chat", "review", who="rae")
+    record_action(settings, "c-voice", "dismiss")
+    record_action(settings, "c-again", "claim")
+    wait_until(lambda: {c: i["status"] for c, i in qa_items(settings).items()} == {
+        "c-chat": "reviewed", "c-voice": "dismissed", "c-again": "claimed"}, timeout=30)
+    r = redis_client(settings)
+    before = qa_items(settings)
+    index = r.zrevrange(settings.qa_index_key("default"), 0, -1, withscores=True)
+    assert before["c-chat"]["reviewed_by"] == "rae" and len(index) == 3
+
+    # Redis loses the queue (the worker goes on running); the command folds the topic again.
+    r.delete(settings.qa_key("default"), settings.qa_index_key("default"))
+    assert qa_items(settings) == {}
+    done = subprocess.run([sys.executable, "-m", "stream.cli", "qa-rebuild"],
+                          env={**os.environ, **settings.to_env()}, capture_output=True,
+                          timeout=120, check=True)
+    assert b"QA queue rebuilt: 3 items of 1 tenant(s)" in done.stderr, done.stderr
+    assert qa_items(settings) == before
+    assert r.zrevrange(settings.qa_index_key("default"), 0, -1, withscores=True) == index
+
+    # The worker folds what comes next into the rebuilt queue.
+    record_action(settings, "c-again", "review")
+    wait_until(lambda: qa_items(settings)["c-again"]["status"] == "reviewed", timeout=30)
+    assert [h["action"] for h in qa_items(settings)["c-again"]["history"]] == [
+        "claim", "review"]
