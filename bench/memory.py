@@ -29,13 +29,23 @@ from producers.simulator import default_config, simulate
 from stream.kafka import EventSender
 from stream.progress import progress_totals
 
-WEEK_START = datetime(2026, 11, 23, 8, tzinfo=UTC)
+HISTORY_DAYS = 40  # the simulated days end before this many days ago: history
 
 
-def center_days(days: int, agents: int) -> Iterator[list[dict[str, object]]]:
+def history_start(now: datetime | None = None) -> datetime:
+    """08:00 UTC of the first simulated day: ``HISTORY_DAYS`` days back, so that every
+    simulated day is history, as in a replay (the live alert evaluator skips instants older
+    than its window; days stamped around now would be evaluated live, instant by instant)."""
+    today = (now or datetime.now(UTC)).replace(hour=8, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=HISTORY_DAYS)
+
+
+def center_days(days: int, agents: int,
+                start_day: datetime | None = None) -> Iterator[list[dict[str, object]]]:
     """Each simulated day's events (08:00-20:00 centre), one list a day."""
+    first = start_day or history_start()
     for day in range(days):
-        start = WEEK_START + timedelta(days=day)
+        start = first + timedelta(days=day)
         yield list(simulate(default_config(hours=12, seed=500 + day, agents=agents,
                                            start=start)))
 
@@ -88,7 +98,7 @@ def replay_file(servers: Servers, workdir: Path, events: int = 1_000_000) -> dic
     path = workdir / "replay.jsonl"
     written = 0
     with path.open("wb") as out:
-        for day in center_days(days=30, agents=1000):
+        for day in center_days(days=3, agents=1000):
             for event in day:
                 out.write(orjson.dumps(event) + b"\n")
                 written += 1

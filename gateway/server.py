@@ -9,10 +9,13 @@ be allowed and the token known (when tokens are configured), or the client gets 
 
 The gateway subscribes to every tenant's updates and alerts channels first, then reads the
 snapshots and the open alerts, and keeps the latest merged state and open alerts per tenant
-in memory (:mod:`gateway.state`, :mod:`gateway.alerts`). A Redis message is merged into the
-state and into each subscribed client's *pending* update or alert list; no socket is awaited
-on the broadcast path. Each client has a sender task that sends what is pending at most once
-per ``client_update_interval_s``; a client whose socket does not take a message within
+in memory (:mod:`gateway.state`, :mod:`gateway.alerts`). A Redis update is merged into the
+state and into one *feed* per distinct subscription (:class:`gateway.state.Feed`); an alert
+goes into each client's pending list; no socket is awaited on the broadcast path. Each
+client has a sender task that sends what is new at most once per
+``client_update_interval_s``: the feed's changes since the client's last send, merged and
+encoded once for all clients at the same point, compressed once per message
+(:mod:`gateway.compression`); a client whose socket does not take a message within
 ``client_max_pending_s`` is closed (1013) and dropped. Acknowledgements from clients go to
 the worker through a Redis stream; alert transitions go to webhooks (:mod:`gateway.webhooks`).
 
@@ -42,7 +45,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
-from gateway import static
+from gateway import compression, static
 from gateway.access import RATE_BURST, Grant, RateLimit, TokenStore, origin_allowed
 from gateway.alerts import (
     AckRequest,
@@ -64,11 +67,11 @@ from gateway.qa import (
 )
 from gateway.state import (
     Change,
+    Feed,
     Json,
     Outcome,
     Subscription,
     TenantState,
-    coalesce,
     empty_snapshot,
     seq_of,
 )
@@ -153,7 +156,8 @@ class ClientSession:
         self.token_digest = token_digest
         self.rate = RateLimit(gateway.settings.client_messages_per_s)
         self.subscription: Subscription | None = None
-        self.pending: Json | None = None
+        self.feed: Feed | None = None  # the subscription's shared updates (gateway.state)
+        self.sent_version = 0  # the feed's version the client was last sent
         self.needs_snapshot = False
         self.needs_alerts = False
         self.pending_alerts: list[Json] = []
@@ -176,7 +180,6 @@ class ClientSession:
     def subscribe(self, subscription: Subscription) -> None:
         """A new subscription: the next messages are a fresh snapshot of it and its alerts."""
         self.subscription = subscription
-        self.pending = None
         self.needs_snapshot = True
         self.needs_alerts = self.grant.sees_alerts
         self.pending_alerts.clear()
@@ -196,13 +199,6 @@ class ClientSession:
             self.pending_qa.clear()
         else:
             self.pending_qa.append(message)
-        self.wake.set()
-
-    def push(self, change: Change) -> None:
-        """Merge a change into the pending update; never touches the socket."""
-        if self.subscription is None or self.needs_snapshot:
-            return  # the snapshot about to be sent is built from the current state
-        self.pending = coalesce(self.pending, self.subscription.filter_change(change))
         self.wake.set()
 
     def push_alert(self, alert: Json) -> None:
@@ -264,22 +260,19 @@ class ClientSession:
         if self.closing is not None:
             messages.append(encode({"type": "error", "message": self.closing.message}))
             return messages
-        subscription = self.subscription
-        if subscription is None:
+        subscription, feed = self.subscription, self.feed
+        if subscription is None or feed is None:
             if self.access_pending:
                 self.access_pending = False
                 messages.append(encode(self.grant.describe()))
             return messages
-        if self.needs_snapshot:
+        update = None if self.needs_snapshot else feed.update_since(self.sent_version)
+        if update is None:  # subscribed now, or too far behind the feed
             self.needs_snapshot = False
-            self.pending = None
-            data = self.gateway.view(subscription)
-            messages.append(encode({"type": "snapshot", "tenant": subscription.tenant,
-                                    "data": data}))
-        elif self.pending is not None:
-            data, self.pending = self.pending, None
-            messages.append(encode({"type": "update", "tenant": subscription.tenant,
-                                    "data": data}))
+            messages.append(feed.snapshot(self.gateway.view))
+        elif update:
+            messages.append(update)
+        self.sent_version = feed.version
         if self.access_pending:
             self.access_pending = False
             messages.append(encode(self.grant.describe()))
@@ -346,6 +339,8 @@ class Gateway:
         self.alert_events: defaultdict[str, int] = defaultdict(int)  # per tenant, to see races
         self.clients: set[ClientSession] = set()
         self.clients_by_tenant: defaultdict[str, set[ClientSession]] = defaultdict(set)
+        # per tenant, one feed per distinct subscription (gateway.state.Feed)
+        self.feeds: defaultdict[str, dict[Subscription, Feed]] = defaultdict(dict)
         self.clients_by_token: defaultdict[str, set[ClientSession]] = defaultdict(set)
         self.webhook_stats: Json | None = None
         self.webhook_version = 0
@@ -463,8 +458,15 @@ class Gateway:
         return True
 
     def broadcast(self, tenant: str, change: Change) -> None:
+        """A change of a tenant's state: into each of its feeds once; its clients' senders
+        take it from there when they next run."""
+        feeds = self.feeds.get(tenant)
+        if not feeds:
+            return
+        for feed in feeds.values():
+            feed.push(change)
         for client in self.clients_by_tenant.get(tenant, ()):
-            client.push(change)
+            client.wake.set()
 
     async def read_snapshot(self, tenant: str) -> Json | None:
         raw = await self.redis.get(self.settings.snapshot_key(tenant))
@@ -730,8 +732,21 @@ class Gateway:
             clients.discard(client)
             if not clients:
                 del self.clients_by_tenant[old.tenant]
+        if client.feed is not None:
+            client.feed.clients -= 1
+            if client.feed.clients == 0:
+                feeds = self.feeds[client.feed.subscription.tenant]
+                del feeds[client.feed.subscription]
+                if not feeds:
+                    del self.feeds[client.feed.subscription.tenant]
+            client.feed = None
         if subscription is not None:
             self.clients_by_tenant[subscription.tenant].add(client)
+            feed = self.feeds[subscription.tenant].get(subscription)
+            if feed is None:
+                feed = self.feeds[subscription.tenant][subscription] = Feed(subscription)
+            feed.clients += 1
+            client.feed = feed
 
     async def on_client_message(self, client: ClientSession, raw: str | bytes) -> Closing | None:
         """Handle one message from a client; what to close it with, if it must be closed."""
@@ -890,6 +905,7 @@ async def run_gateway(settings: Settings, ready: asyncio.Event | None = None) ->
             gateway.handle_client, settings.host, settings.http_port,
             process_request=gateway.process_request,
             max_size=MAX_CLIENT_MESSAGE_BYTES,
+            extensions=compression.extensions(),
             write_limit=WRITE_LIMIT_BYTES,
             close_timeout=CLOSE_TIMEOUT_S,
         )

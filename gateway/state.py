@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
+
+import orjson
 
 Json = dict[str, Any]
 
@@ -343,6 +346,65 @@ def coalesce(pending: Json | None, update: Json) -> Json:
             if name not in removed[kind]:
                 removed[kind].append(name)
     return pending
+
+
+# ---------------------------------------------------------------------------------------------
+# Feeds: the updates of one subscription, shared by the clients that have it
+
+FEED_HISTORY = 64  # changes a feed keeps; a client further behind gets a snapshot
+
+
+class Feed:
+    """What the clients of one subscription are sent, built once for all of them.
+
+    Each change is filtered for the subscription once (:meth:`push`), and kept numbered
+    (``version``: changes pushed so far). A client remembers the version it was last sent;
+    when its sender runs it asks for the message that brings it from there to now
+    (:meth:`update_since`): the changes since then merged (:func:`coalesce`) and encoded
+    once, and cached for every other client at the same version. So the cost of a change is
+    one filter per subscription, the cost of a send one encode per subscription and version
+    sent from, and a slow client costs nothing until it can take a message. A client more
+    than ``history`` changes behind gets a snapshot instead (``None``).
+    """
+
+    def __init__(self, subscription: Subscription, history: int = FEED_HISTORY) -> None:
+        self.subscription = subscription
+        self.version = 0
+        self.clients = 0  # how many clients have this subscription (the gateway's count)
+        self._changes: deque[Json] = deque(maxlen=history)
+        self._updates: dict[int, bytes] = {}  # version sent from -> message up to now
+        self._snapshot: bytes | None = None  # the snapshot message at ``version``
+
+    def push(self, change: Change) -> None:
+        self._changes.append(self.subscription.filter_change(change))
+        self.version += 1
+        self._updates.clear()
+        self._snapshot = None
+
+    def update_since(self, version: int) -> bytes | None:
+        """The encoded update from ``version`` to now (``b""``: nothing new; ``None``: too
+        far behind, send a snapshot)."""
+        behind = self.version - version
+        if behind <= 0:
+            return b""
+        if behind > len(self._changes):
+            return None
+        message = self._updates.get(version)
+        if message is None:
+            pending: Json | None = None
+            changes = self._changes
+            for index in range(len(changes) - behind, len(changes)):
+                pending = coalesce(pending, changes[index])
+            message = self._updates[version] = orjson.dumps(
+                {"type": "update", "tenant": self.subscription.tenant, "data": pending})
+        return message
+
+    def snapshot(self, view: Callable[[Subscription], Json]) -> bytes:
+        """The encoded snapshot message at ``version`` (``view``: the filtered state)."""
+        if self._snapshot is None:
+            self._snapshot = orjson.dumps({"type": "snapshot", "tenant": self.subscription.tenant,
+                                           "data": view(self.subscription)})
+        return self._snapshot
 
 
 def apply_to_snapshot(snapshot: Json, update: Json) -> Json:

@@ -120,7 +120,9 @@ class Settings(BaseSettings):
     webhooks: tuple[WebhookSettings, ...] = ()
 
     # Gateway
-    client_update_interval_s: float = Field(default=0.25, gt=0)
+    # Shorter than publish_interval_s: at the same rate a client's sends and the updates
+    # drift apart and the lag wanders over the whole interval (docs/performance.md)
+    client_update_interval_s: float = Field(default=0.2, gt=0)
     client_max_pending_s: float = Field(default=10.0, gt=0)
     # Access: tokens here and/or in a JSON file ({"TOKEN": {"name": ..., "role": ...}}),
     # read again when it changes (to issue or revoke a token, edit the file).

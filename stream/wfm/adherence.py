@@ -137,20 +137,44 @@ def _clip(pieces: Sequence[Piece], lo: int, hi: int) -> Iterable[Piece]:
 Mark = tuple[int, str, str, str | None]
 
 
-def fold_day(pieces: Sequence[Piece], marks: Sequence[Mark], lo: int, hi: int,
-             rules: WfmRules) -> tuple[Tally, str, str | None]:
-    """The agent's day from ``lo`` folded up to ``hi``; returns the tally and the state
-    (and reason) at ``hi``. Before its first mark an agent is logged out."""
-    state, reason = "logged_out", None
-    tally = Tally(lo)
-    for ts, _, mark_state, mark_reason in marks:
+@dataclass(slots=True)
+class Fold:
+    """A day folded up to ``tally.at``: the state (and reason) there, and the index of the
+    first mark not folded yet. :func:`fold_more` continues it with later marks."""
+
+    tally: Tally
+    state: str = "logged_out"
+    reason: str | None = None
+    next_mark: int = 0
+
+
+def fold_more(fold: Fold, pieces: Sequence[Piece], marks: Sequence[Mark], lo: int, hi: int,
+              rules: WfmRules) -> Fold:
+    """Continue ``fold`` (in place) with ``marks[fold.next_mark:]`` up to ``hi``. The
+    result is that of :func:`fold_day` over ``marks`` as long as the marks before
+    ``fold.next_mark`` are those the fold has seen and ``hi`` is not before ``tally.at``."""
+    tally, state, reason = fold.tally, fold.state, fold.reason
+    index = fold.next_mark
+    count = len(marks)
+    while index < count:
+        ts, _, mark_state, mark_reason = marks[index]
         if ts > lo:
             if ts >= hi:
                 break
             advance(tally, pieces, state, reason, ts, rules)
         state, reason = mark_state, mark_reason
+        index += 1
     advance(tally, pieces, state, reason, hi, rules)
-    return tally, state, reason
+    fold.state, fold.reason, fold.next_mark = state, reason, index
+    return fold
+
+
+def fold_day(pieces: Sequence[Piece], marks: Sequence[Mark], lo: int, hi: int,
+             rules: WfmRules) -> tuple[Tally, str, str | None]:
+    """The agent's day from ``lo`` folded up to ``hi``; returns the tally and the state
+    (and reason) at ``hi``. Before its first mark an agent is logged out."""
+    fold = fold_more(Fold(Tally(lo)), pieces, marks, lo, hi, rules)
+    return fold.tally, fold.state, fold.reason
 
 
 def activity_at(pieces: Sequence[Piece], t: int) -> Piece | None:

@@ -18,8 +18,8 @@ import orjson
 
 from stream.events import ForecastPublished, SchedulePublished
 from stream.metrics.definitions import Calendar, to_ms
-from stream.metrics.facts import AgentFacts
-from stream.wfm.adherence import fold_day
+from stream.metrics.facts import AgentFacts, Mark
+from stream.wfm.adherence import Fold, Tally, fold_more
 from stream.wfm.config import WfmRules
 from stream.wfm.schedule import ForecastFacts, Publication, ScheduleFacts
 
@@ -58,6 +58,9 @@ class WfmPartition:
         self.dirty: set[tuple[str, str, str]] = set()  # (kind, tenant, id) to store
         # (tenant, agent) -> (cache key, view entry): the fold is redone only on change
         self._folds: dict[tuple[str, str], tuple[object, dict[str, object] | None]] = {}
+        # (tenant, agent) -> (day, revision, marks folded, last of them, the fold): a day
+        # whose timeline only grew is continued from where it was, not folded again
+        self._partial: dict[tuple[str, str], tuple[int, int, int, object, Fold]] = {}
         self._revision: dict[tuple[str, str], int] = {}
 
     # ------------------------------------------------------------------ apply
@@ -162,10 +165,28 @@ class WfmPartition:
                 entry = {"pieces": [], "tally": None}  # working since before today
         else:
             upto = max(lo, min(timeline[-1][0], clock)) if timeline else lo
-            tally, _, _ = fold_day(pieces, timeline, lo, upto, self.rules)
-            entry = {"pieces": scheduled, "tally": tally.dump()}
+            fold = self._continued(key, timeline, day, upto)
+            fold = fold_more(fold or Fold(Tally(lo)), pieces, timeline, lo, upto, self.rules)
+            if timeline:
+                self._partial[key] = (day, self._revision.get(key, 0), len(timeline),
+                                      timeline[-1], fold)
+            entry = {"pieces": scheduled, "tally": fold.tally.dump()}
         self._folds[key] = (cache_key, entry)
         return entry
+
+    def _continued(self, key: tuple[str, str], timeline: list[Mark], day: int,
+                   upto: int) -> Fold | None:
+        """The agent's fold of ``day`` so far, if its marks since were only appended (the
+        last mark folded is still at its place: nothing inserted or dropped before it)."""
+        partial = self._partial.get(key)
+        if partial is None:
+            return None
+        p_day, revision, count, last, fold = partial
+        if (p_day != day or revision != self._revision.get(key, 0) or count > len(timeline)
+                or timeline[count - 1] != last or fold.tally.at > upto):
+            del self._partial[key]
+            return None
+        return fold
 
 
 __all__ = ["DAY_MS", "FORECAST", "KINDS", "SCHEDULE", "WfmPartition", "fact_key"]

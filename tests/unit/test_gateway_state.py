@@ -5,10 +5,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import orjson
 import pytest
 
 from gateway.state import (
     Change,
+    Feed,
     Outcome,
     Subscription,
     TenantState,
@@ -264,3 +266,58 @@ def test_coalesce_keeps_a_removal_of_a_re_added_then_removed_name() -> None:
 def test_change_defaults() -> None:
     change = Change({"seq": 1})
     assert change.previous_agents == {}
+
+
+# --- feeds: one per subscription, shared by its clients ------------------------------------
+
+
+def feed_updates() -> list[Json]:
+    return [
+        update(2, queues={"billing": queue(2)}),
+        update(3, agents={"a1": agent("Ana", ["billing"], "Blue", "aux")}),
+        update(4, queues={"sales": queue(8)}, removed={"queues": [], "teams": [],
+                                                       "agents": ["a2"]}),
+        update(5, agents={"a3": agent("Cy", ["sales"], "Red", "acw")}),
+    ]
+
+
+def test_a_feed_brings_a_client_from_any_version_to_the_state_of_now() -> None:
+    subscription = Subscription(queues=frozenset({"billing"}))
+    feed = Feed(subscription)
+    state = TenantState.from_snapshot(snapshot(), "default")
+    seen = [subscription.filter_snapshot(state.snapshot)]  # what a client holds per version
+    for item in feed_updates():
+        _, change = state.apply(item)
+        assert change is not None
+        feed.push(change)
+        seen.append(subscription.filter_snapshot(state.snapshot))
+    assert feed.version == 4
+    assert feed.update_since(4) == b""
+    for version in range(4):
+        message = feed.update_since(version)
+        assert message is not None
+        decoded = orjson.loads(message)
+        assert decoded["type"] == "update" and decoded["tenant"] == "default"
+        assert apply_to_snapshot(seen[version], decoded["data"]) == seen[4]
+    # every client at the same version gets the very same bytes (encoded once)
+    assert feed.update_since(1) is feed.update_since(1)
+
+
+def test_a_feed_sends_a_client_too_far_behind_to_a_snapshot() -> None:
+    feed = Feed(Subscription(), history=2)
+    state = TenantState.from_snapshot(snapshot(), "default")
+    for item in feed_updates():
+        _, change = state.apply(item)
+        assert change is not None
+        feed.push(change)
+    assert feed.update_since(2) is not None
+    assert feed.update_since(1) is None
+    message = orjson.loads(feed.snapshot(lambda sub: sub.filter_snapshot(state.snapshot)))
+    assert message["type"] == "snapshot" and message["data"]["seq"] == 5
+    # the snapshot is built once per version, then a new change invalidates it
+    first = feed.snapshot(lambda sub: {"seq": -1})
+    assert orjson.loads(first)["data"]["seq"] == 5
+    _, change = state.apply(update(6))
+    assert change is not None
+    feed.push(change)
+    assert orjson.loads(feed.snapshot(lambda sub: {"seq": -1}))["data"]["seq"] == -1

@@ -210,3 +210,28 @@ def test_the_exception_ends_at_the_instant_the_agent_comes_back() -> None:
     a1 = figures(events)["a1"]
     assert a1["status"] == "in" and a1["out_since_epoch"] is None
     assert (a1["scheduled_s"], a1["adherent_s"], a1["exceptions"]) == (600, 0, 1)
+
+
+def test_a_view_taken_after_every_event_equals_one_folded_from_scratch() -> None:
+    """The partition's view continues an agent's fold when marks were only appended, and
+    folds again when one was inserted (late) or dropped: the same figures either way."""
+    from stream.report import new_partition_state
+
+    events = [schedule(at("07:00"), *DAY_PLAN), schedule(at("07:00"), *DAY_PLAN, agent="a2")]
+    minute = 0
+    rng = random.Random(11)
+    for agent in ("a1", "a2"):
+        for minute in range(0, 180, 7):
+            name = rng.choice(["available", "on_contact", "acw", "aux"])
+            events.append(state(at("09:00") + timedelta(minutes=minute, seconds=agent == "a2"),
+                                name, "break" if name == "aux" else None, agent=agent))
+    events.append(now_marker(at("12:30")))
+    for order in ("in order", "shuffled"):
+        arrivals = events[:] if order == "in order" else rng.sample(events, len(events))
+        live = new_partition_state(SETTINGS)
+        for event in arrivals:
+            live.apply(event)
+            live.view("default")  # folds (or continues) every agent as of now
+        fresh = new_partition_state(SETTINGS)
+        fresh.apply_all(arrivals)
+        assert live.view("default").to_json() == fresh.view("default").to_json(), order
