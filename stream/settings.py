@@ -114,8 +114,8 @@ class Settings(BaseSettings):
 
     # Alerts: the rules file (TOML, docs/alerts.md); unset: the shipped default rules
     rules_file: str | None = None
-    # The worker evaluates instants of stream time no older than the wall clock minus this
-    # (0: every instant); history is for `floorpulse backtest` (docs/alerts.md)
+    # The worker evaluates instants of stream time within this of the wall clock, before or
+    # after (0: every instant); history is for `floorpulse backtest` (docs/alerts.md)
     alerts_live_window_s: float = Field(default=3600.0, ge=0)
     webhooks: tuple[WebhookSettings, ...] = ()
 

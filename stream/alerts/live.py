@@ -11,8 +11,9 @@ in :meth:`LiveAlerts.take` for the plumbing (the worker writes them to Redis and
 topic; the backtest returns them).
 
 ``window_ms`` keeps a live worker from evaluating history: an instant older than the wall
-clock minus the window is skipped (counted in ``skipped``), so a replay of last week at full
-speed costs nothing here (the backtest is for history). A stretch skipped leaves the
+clock minus the window, or later than the wall clock plus the window, is skipped (counted
+in ``skipped``), so a replay of last week (or of a stream stamped days ahead) at full speed
+costs nothing here (the backtest is for that). A stretch skipped leaves the
 engine as it was: conditions and open alerts carry on from their last evaluation.
 """
 
@@ -43,9 +44,10 @@ class LiveAlerts:
     def __init__(self, rules: Sequence[Rule], figures: Figures, cadence_ms: int = CADENCE_MS,
                  window_ms: int | None = None, clock: Callable[[], float] = time.time,
                  safe: bool = False) -> None:
-        """``window_ms``: skip instants older than ``clock()`` (epoch seconds) minus this
-        (None: evaluate every instant). ``safe``: an error in an evaluation is logged and
-        that evaluation skipped, instead of raised (a worker must not stop for it)."""
+        """``window_ms``: skip instants older than ``clock()`` (epoch seconds) minus this, or
+        later than ``clock()`` plus this (None: evaluate every instant). ``safe``: an error
+        in an evaluation is logged and that evaluation skipped, instead of raised (a worker
+        must not stop for it)."""
         self.rules = list(rules)
         self.figures = figures
         self.cadence = Cadence(cadence_ms)
@@ -92,11 +94,13 @@ class LiveAlerts:
             return
         self._moved(tenant)
         if self.window_ms is not None:
-            oldest = int(self.clock() * 1000) - self.window_ms
+            now = int(self.clock() * 1000)
+            oldest, newest = now - self.window_ms, now + self.window_ms
             skip = min(len(due), max(0, -(-(oldest - due.start) // due.step)))
-            if skip:
-                self.skipped += skip
-                due = due[skip:]
+            keep = min(len(due), max(0, (newest - due.start) // due.step + 1))
+            if skip or keep < len(due):
+                self.skipped += len(due) - max(0, keep - skip)
+                due = due[skip:keep]
                 if not due:
                     return
         engine = self.engines.get(tenant)

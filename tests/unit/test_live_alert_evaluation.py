@@ -143,7 +143,17 @@ def test_instants_older_than_the_window_are_not_evaluated() -> None:
         ("raised", "service-level-under-target", "tenant=default,queue=billing", 1100),
         ("cleared", "break-too-long", break_alert, 1200)]
     # Without a window, or with the wall clock near the stream: every instant.
-    assert Worker(window_ms=500_000, now_s=(T0_MS + 400_000) / 1000).apply(stream) == expected
+    assert Worker(window_ms=1_000_000, now_s=(T0_MS + 400_000) / 1000).apply(stream) == expected
+
+
+def test_instants_later_than_the_window_are_not_evaluated() -> None:
+    stream = events()
+    expected = backtest(stream, default_rules(), SETTINGS)
+    # The wall clock at 300 s, a window of 500 s: instants after 800 s are not live.
+    worker = Worker(window_ms=500_000, now_s=(T0_MS + 300_000) / 1000)
+    transitions = worker.apply(stream)
+    assert worker.live.evaluated == 81 and worker.live.skipped > 0
+    assert transitions == [t for t in expected if t.at_ms <= T0_MS + 800_000]
 
 
 def test_a_refused_event_does_not_start_its_tenant() -> None:
