@@ -41,6 +41,7 @@ from pydantic import (
 )
 
 from stream.alerts.metrics import METRICS, Metric, Scope
+from stream.alerts.templates import check_placeholders
 from stream.qa import live as _qa_metrics  # noqa: F401  (registers the QA metrics)
 from stream.qa.flags import FlagRule
 
@@ -293,14 +294,7 @@ class Rule(BaseModel):
     def _template(cls, value: str, info: ValidationInfo) -> str:
         metric = METRICS.get(info.data.get("metric", ""))
         allowed = set(TEMPLATE_FIELDS) | set(metric.scope_fields if metric else ())
-        try:
-            names = [name for _, name, _, _ in string.Formatter().parse(value) if name is not None]
-        except ValueError as exc:
-            raise ValueError(f"bad template: {exc}") from None
-        for name in names:
-            if name not in allowed:
-                raise ValueError(f"unknown placeholder {{{name}}}; this rule's messages can "
-                                 f"use {', '.join('{' + n + '}' for n in sorted(allowed))}")
+        check_placeholders(value, sorted(allowed), "this rule's messages")
         sample = dict.fromkeys(allowed, "x") | {"value": 0.5, "threshold": 0.5,
                                                "clear_threshold": 0.5}
         try:

@@ -42,6 +42,7 @@ from pydantic import (
     field_validator,
 )
 
+from stream.alerts.templates import check_placeholders
 from stream.sentiment.config import SentimentSettings
 
 if TYPE_CHECKING:  # at run time this module loads no scorer: the rules file is read without it
@@ -109,14 +110,7 @@ class FlagRule(BaseModel):
     @field_validator("message")
     @classmethod
     def _template(cls, value: str) -> str:
-        try:
-            names = [n for _, n, _, _ in string.Formatter().parse(value) if n is not None]
-        except ValueError as exc:
-            raise ValueError(f"bad template: {exc}") from None
-        for name in names:
-            if name not in MESSAGE_FIELDS:
-                raise ValueError(f"unknown placeholder {{{name}}}; flag messages can use "
-                                 f"{', '.join('{' + n + '}' for n in MESSAGE_FIELDS)}")
+        check_placeholders(value, MESSAGE_FIELDS, "flag messages")
         return value
 
     @property

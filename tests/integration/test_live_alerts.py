@@ -34,6 +34,20 @@ Json = dict[str, Any]
 BREAK = "break-too-long"
 
 
+def replay_and_compare(settings: Any, start_worker: Any, events: list[Json], want: list[Json],
+                       path: Path) -> None:
+    """Start a worker, replay ``events`` from ``path``: the alerts topic holds ``want``,
+    and the alerts open in Redis are the ones ``want`` leaves open."""
+    topic = AlertsTopic(settings)
+    start_worker(settings)
+    replay(write_jsonl(path, events), settings, wait=True, wait_timeout_s=60, progress=None)
+    try:
+        assert topic.read(len(want)) == want
+    finally:
+        topic.close()
+    wait_until(lambda: open_alerts(settings) == still_open(want), timeout=10)
+
+
 def test_the_worker_raises_and_clears_what_the_backtest_does_for_a_recorded_file(
         make_settings: Any, start_worker: Any, tmp_path: Path) -> None:
     # One partition, events in file order: the worker applies them in the backtest's order.
@@ -42,16 +56,8 @@ def test_the_worker_raises_and_clears_what_the_backtest_does_for_a_recorded_file
     events = alerting_stream()
     want = expected(events, settings)
     assert {t["rule_id"] for t in want} >= {"contacts-waiting-high", "longest-wait-high", BREAK}
-    topic = AlertsTopic(settings)
-    start_worker(settings)
-    replay(write_jsonl(tmp_path / "alerting.jsonl", events), settings, wait=True,
-           wait_timeout_s=60, progress=None)
-    try:
-        assert topic.read(len(want)) == want
-    finally:
-        topic.close()
+    replay_and_compare(settings, start_worker, events, want, tmp_path / "alerting.jsonl")
     # Open in Redis: what the backtest leaves open (the service level, still under target).
-    wait_until(lambda: open_alerts(settings) == still_open(want), timeout=10)
     assert [t["rule_id"] for t in still_open(want).values()] == ["service-level-under-target"]
 
 
@@ -70,16 +76,8 @@ def test_the_worker_raises_the_adherence_and_staffing_alerts_the_backtest_does(
                       ("agent-out-of-adherence", "a8"), ("agents-short-now", "billing"),
                       *(("agent-out-of-adherence", agent) for agent in WFM_HUDDLE),
                       ("volume-over-forecast", "billing")]
-    topic = AlertsTopic(settings)
-    start_worker(settings)
-    replay(write_jsonl(tmp_path / "wfm.jsonl", events), settings, wait=True,
-           wait_timeout_s=60, progress=None)
-    try:
-        assert topic.read(len(want)) == want
-    finally:
-        topic.close()
+    replay_and_compare(settings, start_worker, events, want, tmp_path / "wfm.jsonl")
     # Open in Redis: the staffing gap of the next interval and the volume over forecast.
-    wait_until(lambda: open_alerts(settings) == still_open(want), timeout=10)
     assert sorted(t["rule_id"] for t in still_open(want).values()) == [
         "agents-short-next-interval", "volume-over-forecast"]
 
