@@ -67,7 +67,7 @@ async def track_produced_topics(app: faust.App, topics: Iterable[str]) -> None:
 
     aiokafka's producer refreshes metadata only for the topics it tracks, and a send to a
     topic it already knows from an earlier refresh of all topics does not track it. The
-    next refresh (of the tracked topics: changelogs, QA) then drops that topic, and a batch
+    next refresh (of the tracked topics only) then drops that topic, and a batch
     for it waits for a partition leader until the request timeout (Faust's: 20 min): a
     batch of dead letters stalled the worker so, its events unacknowledged."""
     producer: Any = app.producer
@@ -194,10 +194,14 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
 
     @app.task  # type: ignore[untyped-decorator]
     async def track_topics() -> None:
-        # Every topic this worker writes to (Faust has the changelogs tracked already).
+        # Every topic this worker writes to, the tables' changelogs included: after a
+        # restart Faust's producer does not track them, and a changelog batch then waited
+        # for a leader it never learnt.
         await track_produced_topics(app, (
             settings.topic_events, settings.topic_dead_letters, settings.topic_intervals,
-            settings.topic_alerts, settings.topic_qa, settings.topic_qa_customers))
+            settings.topic_alerts, settings.topic_qa, settings.topic_qa_customers,
+            partition_state.table.changelog_topic.get_topic_name(),
+            customer_to_contacts.changelog_topic.get_topic_name()))
 
     @app.agent(events_topic)
     async def process_events(stream: Any) -> None:
