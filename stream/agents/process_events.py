@@ -72,6 +72,13 @@ PROGRESS = "progress"
 EXPIRE_EVERY_MS = 60 * 60_000  # stream time between two expiries of a partition
 
 
+MARKS = "marks"  # ``tenant|marks|hour|agent``: an agent's state changes in an hour
+
+
+def marks_key(tenant: str, hour: int, agent_id: str) -> bytes:
+    return f"{tenant}|{MARKS}|{hour}|{agent_id}".encode()
+
+
 def progress_key(partition: int) -> bytes:
     """``~`` is no valid tenant, so this key cannot meet a contact's or an agent's."""
     return f"~|{PROGRESS}|{partition}".encode()
@@ -136,6 +143,8 @@ class EventProcessor:
         states = {p: self.new_state() for p in partitions}
         archived = 0
         self.progress = {}
+        # (partition, tenant, agent) -> the agent's profile and marks by hour
+        agents: dict[tuple[int, str, str], list[Any]] = {}
         for key, value, partition in self.table.items(partitions):
             tenant, kind, ident = split_key(key)
             if kind == "contact":
@@ -146,13 +155,19 @@ class EventProcessor:
                 else:
                     states[partition].load_contact(tenant, ident, ContactFacts.load(data))
             elif kind == "agent":
-                states[partition].load_agent(tenant, ident, AgentFacts.load(orjson.loads(value)))
+                agents.setdefault((partition, tenant, ident), [None, {}])[0] = orjson.loads(value)
+            elif kind == MARKS:
+                hour, agent_id = ident.split("|", 1)
+                hours = agents.setdefault((partition, tenant, agent_id), [None, {}])[1]
+                hours[int(hour)] = orjson.loads(value)
             elif kind in WFM_KINDS:  # published schedules and forecasts
                 states[partition].wfm.load(kind, tenant, ident, orjson.loads(value))
             elif kind == PROGRESS:
                 self.progress[partition] = Progress.load(value)
             elif kind == QA_KIND and self.qa is not None:
                 self.qa.load(states[partition], tenant, ident, value)
+        for (partition, tenant, agent_id), (profile, hours) in agents.items():
+            states[partition].load_agent(tenant, agent_id, AgentFacts.load(profile, hours))
         for partition, state in states.items():
             prog = self.progress.get(partition)
             if prog is not None and prog.clocks is not None:
@@ -264,10 +279,19 @@ class EventProcessor:
                 facts = live.contacts.get(ckey)
                 if facts is not None:
                     self.table.put(partition, contact_key(*ckey), orjson.dumps(facts.dump()))
-            for akey in live.dirty_agents:
-                agent = live.agents.get(akey)
-                if agent is not None:
-                    self.table.put(partition, agent_key(*akey), orjson.dumps(agent.dump()))
+            for tenant, agent_id in live.dirty_agents:
+                agent = live.agents.get((tenant, agent_id))
+                if agent is None:
+                    continue
+                profile, hours = agent.take_records()
+                if profile is not None:
+                    self.table.put(partition, agent_key(tenant, agent_id), orjson.dumps(profile))
+                for hour, marks in hours:
+                    if marks:
+                        self.table.put(partition, marks_key(tenant, hour, agent_id),
+                                       orjson.dumps(marks))
+                    else:
+                        self.table.delete(partition, marks_key(tenant, hour, agent_id))
             live.dirty_contacts.clear()
             live.dirty_agents.clear()
             for wkey, value in live.wfm.take_dirty():  # schedules and forecasts

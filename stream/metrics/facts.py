@@ -7,8 +7,9 @@ contact's events in any order, gives the same facts. Figures are pure functions 
 (:mod:`stream.metrics.partition`), which is what makes them exact under late, reordered and
 duplicated events and after a crash replays a batch.
 
-Times are integer milliseconds. Facts serialise to plain lists (``dump`` / ``load``) for the
-worker's changelog tables.
+Times are integer milliseconds. Facts serialise to plain lists for the worker's changelog
+tables: a contact as one record (``dump`` / ``load``), an agent as a profile record and a
+record per hour of marks (``take_records`` / ``load``).
 """
 
 from __future__ import annotations
@@ -218,6 +219,15 @@ class ContactFacts:
 # One entry of an agent's timeline: (time, event id, state, reason)
 Mark = tuple[int, str, str, str | None]
 
+# An agent's marks are stored by the hour of event time, a record an hour: a batch rewrites
+# the hours it touched (usually the last), not the whole day's timeline.
+HOUR_MS = 3_600_000
+
+
+def _at(value: object) -> tuple[int, str]:
+    assert isinstance(value, list)
+    return int(value[0]), str(value[1])
+
 
 @dataclass(slots=True)
 class AgentFacts:
@@ -231,6 +241,9 @@ class AgentFacts:
     name_at: tuple[int, str] = (-1, "")
     team_at: tuple[int, str] = (-1, "")
     queues_at: tuple[int, str] = (-1, "")
+    # what changed since the last ``take_records``: the hours of marks, and the profile
+    dirty_hours: set[int] = field(default_factory=set)
+    profile_dirty: bool = False
 
     @property
     def current(self) -> Mark:
@@ -242,11 +255,13 @@ class AgentFacts:
         timeline = self.timeline
         if not timeline or (ts, event.event_id) > timeline[-1][:2]:  # in order: the usual
             timeline.append(mark)
+            self.dirty_hours.add(ts // HOUR_MS)
             return len(timeline) - 1
         i = bisect.bisect_left(timeline, mark[:2], key=lambda m: m[:2])
         if i < len(self.timeline) and self.timeline[i][:2] == mark[:2]:
             return None
         self.timeline.insert(i, mark)
+        self.dirty_hours.add(ts // HOUR_MS)
         return i
 
     def apply_profile(self, event: AgentState, ts: int) -> bool:
@@ -257,29 +272,67 @@ class AgentFacts:
         if event.name is not None and at > self.name_at:
             changed |= event.name != self.name
             self.name, self.name_at = event.name, at
+            self.profile_dirty = True
         if event.team is not None and at > self.team_at:
             changed |= event.team != self.team
             self.team, self.team_at = event.team, at
+            self.profile_dirty = True
         if event.queues is not None and at > self.queues_at:
             changed |= event.queues != self.queues
             self.queues, self.queues_at = event.queues, at
+            self.profile_dirty = True
         return changed
 
-    def dump(self) -> list[object]:
-        return [[list(m) for m in self.timeline], self.name, self.team, list(self.queues),
+    def trim(self, cutoff: int) -> bool:
+        """Drop the marks before ``cutoff`` but the last of them (the state at the cutoff);
+        returns whether any went."""
+        timeline = self.timeline
+        keep = 0
+        while keep + 1 < len(timeline) and timeline[keep + 1][0] < cutoff:
+            keep += 1
+        if not keep:
+            return False
+        self.dirty_hours.update(m[0] // HOUR_MS for m in timeline[:keep + 1])
+        del timeline[:keep]
+        return True
+
+    # ------------------------------------------------------------- records
+    def profile(self) -> list[object]:
+        return [self.name, self.team, list(self.queues),
                 list(self.name_at), list(self.team_at), list(self.queues_at)]
 
+    def marks(self, hour: int) -> list[list[object]]:
+        """The marks of one hour of event time, as stored."""
+        timeline = self.timeline
+        lo = bisect.bisect_left(timeline, hour * HOUR_MS, key=lambda m: m[0])
+        hi = bisect.bisect_left(timeline, (hour + 1) * HOUR_MS, lo, key=lambda m: m[0])
+        return [list(m) for m in timeline[lo:hi]]
+
+    def take_records(self) -> tuple[list[object] | None, list[tuple[int, list[list[object]]]]]:
+        """What changed since the last call: the profile (None if it did not) and
+        ``(hour, marks)`` of every hour whose marks did (no marks: delete its record)."""
+        profile = self.profile() if self.profile_dirty else None
+        hours = [(hour, self.marks(hour)) for hour in sorted(self.dirty_hours)]
+        self.profile_dirty = False
+        self.dirty_hours.clear()
+        return profile, hours
+
+    def records(self) -> tuple[list[object], dict[int, list[list[object]]]]:
+        """Every record: the profile and the marks of every hour that has some."""
+        hours = sorted({m[0] // HOUR_MS for m in self.timeline})
+        return self.profile(), {hour: self.marks(hour) for hour in hours}
+
     @classmethod
-    def load(cls, data: list[object]) -> AgentFacts:
-        timeline, name, team, queues, name_at, team_at, queues_at = data
-        assert isinstance(timeline, list) and isinstance(queues, list)
-
-        def at(value: object) -> tuple[int, str]:
-            assert isinstance(value, list)
-            return int(value[0]), str(value[1])
-
-        return cls(
-            timeline=[(int(m[0]), str(m[1]), str(m[2]), m[3]) for m in timeline],
-            name=name, team=team, queues=tuple(queues),  # type: ignore[arg-type]
-            name_at=at(name_at), team_at=at(team_at), queues_at=at(queues_at),
-        )
+    def load(cls, profile: list[object] | None,
+             hours: dict[int, list[list[object]]]) -> AgentFacts:
+        """From the stored profile (None if never written) and marks by hour."""
+        facts = cls(timeline=[
+            (int(m[0]), str(m[1]), str(m[2]), None if m[3] is None else str(m[3]))  # type: ignore[call-overload]
+            for hour in sorted(hours) for m in hours[hour]])
+        if profile is not None:
+            name, team, queues, name_at, team_at, queues_at = profile
+            assert isinstance(queues, list)
+            facts.name, facts.team, facts.queues = name, team, tuple(queues)  # type: ignore[assignment]
+            facts.name_at, facts.team_at = _at(name_at), _at(team_at)
+            facts.queues_at = _at(queues_at)
+        return facts

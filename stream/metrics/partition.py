@@ -502,12 +502,7 @@ class PartitionState:
         for key in forgotten:
             del self.archived[key]
         for (tenant, agent_id), agent in self.agents.items():
-            cutoff = self.clock.get(tenant, 0) - self.lateness_ms - DAY_MS
-            keep = 0
-            while keep + 1 < len(agent.timeline) and agent.timeline[keep + 1][0] < cutoff:
-                keep += 1
-            if keep:
-                del agent.timeline[:keep]
+            if agent.trim(self.clock.get(tenant, 0) - self.lateness_ms - DAY_MS):
                 self.dirty_agents.add((tenant, agent_id))
         self.prune()
         return archived, forgotten

@@ -213,6 +213,73 @@ def test_transfer_to_a_queue_offers_the_contact_there_too() -> None:
     assert queues["sales"]["asa_s"] == 20.0  # type: ignore[index]
 
 
+def stored(records: tuple[list[object], dict[int, list[list[object]]]]
+           ) -> tuple[list[object], dict[int, list[list[object]]]]:
+    """An agent's records as the changelog gives them back (JSON, hours as read)."""
+    profile, hours = records
+    return orjson.loads(orjson.dumps(profile)), {
+        hour: orjson.loads(orjson.dumps(marks)) for hour, marks in hours.items()}
+
+
+def test_an_agents_records_written_as_they_change_restore_the_same_agent() -> None:
+    """Each take writes the profile if it changed and only the hours whose marks changed;
+    the records so kept, trimmed hours deleted, load back the agent exactly."""
+    live = state(lateness=600)
+    store: dict[int, list[list[object]]] = {}
+    profile: list[object] | None = None
+    written: list[int] = []
+    states = ["available", "on_contact", "acw", "available", "aux", "available"]
+    times = [i * 1500 for i in range(12)]  # 25 minutes apart: five hours
+    random.Random(3).shuffle(times)  # late and early marks move hours already written
+    for n, at in enumerate(times):
+        live.apply(ev("agent.state", at, agent_id="a1", state=states[n % len(states)],
+                      name="Ana" if n == 0 else None, team="Blue" if n == 5 else None))
+        if n % 3 == 2 or n == len(times) - 1:
+            agent = live.agents[("default", "a1")]
+            changed, hours = agent.take_records()
+            profile = changed if changed is not None else profile
+            for hour, marks in hours:
+                written.append(hour)
+                if marks:
+                    store[hour] = orjson.loads(orjson.dumps(marks))
+                else:
+                    store.pop(hour, None)
+    agent = live.agents[("default", "a1")]
+    assert agent.take_records() == (None, [])  # nothing changed since the last take
+    assert len(written) < len(times)  # hours, not marks; an hour is rewritten only if touched
+    restored = AgentFacts.load(profile, store)
+    assert (restored.timeline, restored.profile()) == (agent.timeline, agent.profile())
+    assert (restored.name, restored.team) == ("Ana", "Blue")
+
+    agent.trim(agent.timeline[-1][0] + 1)  # all but the last mark go (the state at the cutoff)
+    _, hours = agent.take_records()
+    for hour, marks in hours:
+        if marks:
+            store[hour] = marks
+        else:
+            store.pop(hour)
+    assert AgentFacts.load(profile, store).timeline == agent.timeline == agent.timeline[-1:]
+    assert len(store) == 1
+
+
+def test_a_restored_agent_keeps_where_its_profile_came_from() -> None:
+    """A later event with the same name moves the time the name was taken from; a restore
+    must know it, or an older event with another name would win after it."""
+    live = state()
+    live.apply(ev("agent.state", 10, event_id="x1", agent_id="a1", state="available",
+                  name="Ana"))
+    live.apply(ev("agent.state", 30, event_id="x2", agent_id="a1", state="aux", name="Ana"))
+    agent = live.agents[("default", "a1")]
+    profile, hours = agent.take_records()
+    restored = state()
+    restored.load_agent("default", "a1", AgentFacts.load(
+        *stored((profile or [], {hour: marks for hour, marks in hours}))))
+    older = ev("agent.state", 20, event_id="x3", agent_id="a1", state="available", name="Anna")
+    live.apply(older)
+    restored.apply(older)
+    assert restored.agents[("default", "a1")].name == live.agents[("default", "a1")].name == "Ana"
+
+
 def test_facts_survive_a_dump_and_load_round_trip() -> None:
     live = state()
     live.apply_all(day_events())
@@ -220,7 +287,7 @@ def test_facts_survive_a_dump_and_load_round_trip() -> None:
     for (tenant, cid), facts in live.contacts.items():
         restored.load_contact(tenant, cid, ContactFacts.load(facts.dump()))
     for (tenant, aid), agent in live.agents.items():
-        restored.load_agent(tenant, aid, AgentFacts.load(agent.dump()))
+        restored.load_agent(tenant, aid, AgentFacts.load(*stored(agent.records())))
     assert restored.snapshot("default") == live.snapshot("default")
 
 
@@ -253,7 +320,7 @@ def test_a_restore_from_facts_and_archive_records_gives_the_same_figures() -> No
         restored.load_contact(tenant, cid, ContactFacts.load(orjson.loads(
             orjson.dumps(facts.dump()))))
     for (tenant, aid), agent in live.agents.items():
-        restored.load_agent(tenant, aid, AgentFacts.load(agent.dump()))
+        restored.load_agent(tenant, aid, AgentFacts.load(*stored(agent.records())))
     restored.set_clocks(orjson.loads(orjson.dumps(live.clocks())))
     assert restored.view("default").to_json() == live.view("default").to_json()
     assert restored.snapshot("default") == live.snapshot("default")
