@@ -119,7 +119,7 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
         broker_commit_interval=1.0,
         producer_linger=0.005,
         producer_max_batch_size=CHANGELOG_BATCH_BYTES,
-        stream_buffer_maxsize=16_384,
+        stream_buffer_maxsize=settings.read_ahead_messages,
     )
     events_topic = app.topic(
         settings.topic_events, key_type=bytes, value_type=bytes,

@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     batch_max: int = Field(default=2000, ge=1)
     batch_within_s: float = Field(default=0.02, gt=0)
     fetch_wait_ms: int = Field(default=20, ge=1)
+    # Messages the worker holds read ahead (Faust's stream buffer): batched
+    # producers send ~100 KB messages, so this bounds the RSS of a catch-up.
+    read_ahead_messages: int = Field(default=1024, ge=2)
     session_timeout_s: float = Field(default=10.0, gt=0)
     publish_interval_s: float = Field(default=0.25, gt=0)
     # Publish at least this often even when nothing changed, so pages can tell a quiet
