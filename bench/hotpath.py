@@ -92,6 +92,10 @@ async def _send(*_: object, **__: object) -> Awaitable[Any]:
     return _done()
 
 
+async def _send_records(records: list[tuple[int, bytes | None, bytes]]) -> list[Awaitable[Any]]:
+    return []
+
+
 async def _seek(partition: int, offset: int) -> None:
     raise AssertionError(f"no gaps in memory (partition {partition}, offset {offset})")
 
@@ -125,9 +129,10 @@ async def run(batches: list[list[_Event]], settings: Settings, publish_every: in
     config = settings_config(settings.rules_file)
     center_calendar = calendar(settings)
     table = MemoryTable()
+    flags = QaFlags(_send_records, _send_records, settings.topic_partitions) if qa else None
     processor = EventProcessor(
         lambda: new_partition_state(settings, center_calendar, config.flags if qa else None),
-        table, _send, _seek, QaFlags(_send, _send) if qa else None)  # type: ignore[arg-type]
+        table, _send, _seek, flags)
     publisher = RedisPublisher(settings, None)  # type: ignore[arg-type]
     processing = publishing = 0.0
     previous: dict[str, Any] = {}

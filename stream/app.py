@@ -10,7 +10,7 @@ import asyncio
 import gc
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import faust
@@ -25,14 +25,26 @@ from stream.alert_worker import EVALUATOR_PARTITION, AlertWorker
 from stream.alerts.rules import settings_config
 from stream.metrics.partition import PartitionState
 from stream.publisher import Publication, RedisPublisher
-from stream.qa.worker import REPEAT_SIGNAL, SIGNAL_HEADER, QaFlags, QaQueueStore, index_customer
+from stream.qa.worker import (
+    REPEAT_SIGNAL,
+    SIGNAL_HEADER,
+    QaFlags,
+    QaQueueStore,
+    Record,
+    SendRecords,
+    index_customers,
+)
 from stream.report import calendar, new_partition_state
 from stream.settings import Settings
-from stream.tables.changelog import PartitionedTable
+from stream.tables.changelog import PartitionedTable, send_records, write_durably
 
 logger = logging.getLogger(__name__)
 
 CHANGELOG_BATCH_BYTES = 512 * 1024  # a batch's changelog writes go in few record batches
+# Publishing turns may take at most this share of the worker's time: a turn that computed
+# for t seconds is followed by the next no sooner than t / share later. Live (small turns)
+# this changes nothing; in a catch-up or a replay the turns thin out and the batches go on.
+PUBLISH_SHARE = 0.25
 # Objects allocated between two young collections of the garbage collector. The default
 # (700) makes the collector run every ~100 events, and its older generations walk the whole
 # live state (docs/performance.md, "Garbage collection").
@@ -165,23 +177,29 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
         value_serializer="raw", partitions=settings.topic_partitions,
     )
     # tenant|customer -> that customer's contacts within the repeat window
-    customer_to_contacts = app.Table(
+    customer_index = PartitionedTable(app.Table(
         "customer_to_contacts", key_type=bytes, value_type=bytes,
         partitions=settings.topic_partitions, default=None,
-    )
+    ))
     config = settings_config(settings.rules_file)  # alert rules and QA flag rules
     flag_rules = config.flags
 
     async def send_qa(key: bytes, value: bytes) -> Awaitable[Any]:
         return await qa_topic.send(key=key, value=value)
 
-    async def send_customer(key: bytes, value: bytes) -> Awaitable[Any]:
-        return await qa_customers_topic.send(key=key, value=value)
+    def records_to(topic: str, headers: Sequence[tuple[str, bytes]] = ()) -> SendRecords:
+        """Sends a batch's records to ``topic``, in record batches."""
+        async def send(records: list[Record]) -> list[Awaitable[Any]]:
+            producer: Any = app.producer
+            return await send_records(producer._ensure_producer(), topic, records, headers)
+        return send
 
     center = calendar(settings)
     processor = EventProcessor(
         lambda: new_partition_state(settings, center, flag_rules),
-        partition_state, send_dead_letter, seek, QaFlags(send_qa, send_customer),
+        partition_state, send_dead_letter, seek,
+        QaFlags(records_to(settings.topic_qa), records_to(settings.topic_qa_customers),
+                settings.topic_partitions),
     )
     read_from_stored_progress(app, settings.topic_events, processor.resume_offsets)
     publisher = RedisPublisher(settings, aioredis.from_url(redis_url), send_interval)
@@ -201,7 +219,7 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
             settings.topic_events, settings.topic_dead_letters, settings.topic_intervals,
             settings.topic_alerts, settings.topic_qa, settings.topic_qa_customers,
             partition_state.table.changelog_topic.get_topic_name(),
-            customer_to_contacts.changelog_topic.get_topic_name()))
+            customer_index.table.changelog_topic.get_topic_name()))
 
     @app.agent(events_topic)
     async def process_events(stream: Any) -> None:
@@ -211,18 +229,30 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
     repeat_window_ms = round(settings.sentiment.repeat_within_h * 3_600_000)
     lateness_ms = round(settings.allowed_lateness_s * 1000)
 
+    send_signals = records_to(settings.topic_events, [(SIGNAL_HEADER, REPEAT_SIGNAL.encode())])
+
     @app.agent(qa_customers_topic)
     async def find_repeat_customers(stream: Any) -> None:
-        """One queued contact of a customer at a time: its previous contact, and the repeat
-        signals to the contacts' own partitions (stream/qa/customers.py)."""
-        async for key, value in stream.items():
-            stored, signals = index_customer(customer_to_contacts.get(key), value,
-                                             repeat_window_ms, lateness_ms,
-                                             settings.topic_partitions)
-            customer_to_contacts[key] = stored
-            for partition, contact, signal in signals:
-                await events_topic.send(key=contact, value=signal, partition=partition,
-                                        headers=[(SIGNAL_HEADER, REPEAT_SIGNAL.encode())])
+        """The queued contacts of customers, a batch at a time: each one's previous contact,
+        and the repeat signals to the contacts' own partitions (stream/qa/customers.py).
+        The batch's table writes and signals are acknowledged before its offsets are."""
+        async for batch in stream.take_events(settings.batch_max, settings.batch_within_s):
+            signals: list[Record] = []
+            for fevent in batch:
+                msg = fevent.message
+
+                def put(key: bytes, value: bytes, partition: int = msg.partition) -> None:
+                    customer_index.put(partition, key, value)
+
+                try:
+                    signals.extend(index_customers(
+                        msg.value, customer_index.get, put, repeat_window_ms, lateness_ms,
+                        settings.topic_partitions))
+                except (ValueError, TypeError) as exc:  # our own topic: not expected
+                    logger.warning("customers topic: message at %d/%d skipped: %r",
+                                   msg.partition, msg.offset, exc)
+            sent = await send_signals(signals) if signals else []
+            await write_durably(customer_index, also=sent)
 
     qa_queue = QaQueueStore(settings, aioredis.from_url(redis_url))
 
@@ -269,11 +299,12 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
     async def publishing() -> None:
         """A turn every ``publish_interval_s``, measured from the start of one turn to the
         next (a turn's own time does not add to the interval, as with a timer that sleeps
-        the interval after each)."""
+        the interval after each), or less often when turns compute long (``PUBLISH_SHARE``)."""
         interval = settings.publish_interval_s
         dropped_at = time.monotonic()
         while not app.should_stop:
             started = time.monotonic()
+            busy = publisher.busy_s
             try:
                 await publish_live_state()
                 if started - dropped_at >= 60:
@@ -282,7 +313,8 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
                         {t for state in processor.states.values() for t in state.tenants()})
             except Exception:  # Redis away for a moment: try again at the next turn
                 logger.exception("publishing failed")
-            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+            spacing = max(interval, (publisher.busy_s - busy) / PUBLISH_SHARE)
+            await asyncio.sleep(max(0.0, spacing - (time.monotonic() - started)))
 
     async def publish_live_state() -> None:
         await publisher.load_closed(

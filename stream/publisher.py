@@ -62,6 +62,9 @@ class RedisPublisher:
         self.closed: dict[str, int] = {}
         # tenant -> the views of partitions other workers own, as last read
         self.foreign: dict[str, dict[int, PartitionView]] = {}
+        # Seconds spent computing (views, snapshots, differences; not waiting for Redis):
+        # the worker spaces its turns by it (stream/app.py).
+        self.busy_s = 0.0
 
     @property
     def foreign_views(self) -> dict[str, list[PartitionView]]:
@@ -85,6 +88,7 @@ class RedisPublisher:
         """What to publish, taken from the live state while the processor waits (its
         ``lock``): the views of the partitions owned, and the intervals that close now (so
         that no later batch can change them); no I/O. :meth:`load_closed` first."""
+        started = time.perf_counter()
         views: dict[str, dict[int, PartitionView]] = {}
         dirty: dict[str, set[int]] = {}
         closing: dict[str, tuple[int, list[dict[str, object]]]] = {}
@@ -103,6 +107,7 @@ class RedisPublisher:
                 closing[tenant] = close
                 for state in own.values():
                     state.closed_until[tenant] = close[0]
+        self.busy_s += time.perf_counter() - started
         return Publication(views, dirty, closing, dict(progress), markers)
 
     async def write(self, publication: Publication) -> int:
@@ -119,8 +124,10 @@ class RedisPublisher:
             views = await self._views(tenant, mine, publication.dirty[tenant])
             if tenant in publication.closing:
                 await self._write_closed(tenant, *publication.closing[tenant])
+            started = time.perf_counter()
             snap = snapshot(tenant, views, self.calendar, self.rules, self.lateness_ms,
                             s.rolling_minutes, self.partitions, wfm=self.wfm)
+            self.busy_s += time.perf_counter() - started
             snap.update(totals)
             snap["published_at"] = now
             if await self._write_snapshot(tenant, snap, force=self.due(tenant, now)):
@@ -153,10 +160,12 @@ class RedisPublisher:
         """Store the views of the dirty partitions owned; read the others'."""
         s = self.settings
         if dirty:
+            started = time.perf_counter()
             pipe = self.redis.pipeline(transaction=False)
             for partition in dirty:
                 pipe.set(s.view_key(tenant, partition),
                          orjson.dumps(mine[partition].to_json()))
+            self.busy_s += time.perf_counter() - started
             await pipe.execute()
         views = dict(mine)
         foreign = [p for p in range(self.partitions) if p not in mine]
@@ -179,15 +188,18 @@ class RedisPublisher:
                 try:
                     await pipe.watch(key)
                     raw = await pipe.get(key)
+                    started = time.perf_counter()
                     old = orjson.loads(raw) if raw else None
                     update = diff_snapshots(old, snap)
                     if old is not None and not force and not _changed(update, old, snap):
+                        self.busy_s += time.perf_counter() - started
                         await pipe.unwatch()  # type: ignore[no-untyped-call]
                         return False
                     snap["seq"] = update["seq"] = int((old or {}).get("seq", 0)) + 1
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.set(key, orjson.dumps(snap))
                     pipe.publish(s.updates_channel(tenant), orjson.dumps(update))
+                    self.busy_s += time.perf_counter() - started
                     pipe.sadd(s.tenants_key, tenant)
                     await pipe.execute()
                     return True

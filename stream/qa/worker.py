@@ -7,7 +7,8 @@ Three parts, all thin around the pure modules of :mod:`stream.qa`:
   applies repeat signals, and after each batch evaluates the flag rules, sends the QA
   events and the queued customers, and writes each changed contact's QA state to the
   ``partition_state`` table with the contact, so a restart rebuilds it exactly;
-- :func:`index_customer` is the repeat-customer agent's step (stream/qa/customers.py);
+- :func:`index_customers` is the repeat-customer agent's step (stream/qa/customers.py), a
+  message of queued contacts at a time;
 - :class:`QaQueueStore` folds QA topic events into Redis (items, newest-first index, a
   channel for the gateway), and :meth:`QaQueueStore.relay_actions` moves the gateway's QA
   actions from their Redis stream onto the QA topic.
@@ -39,6 +40,9 @@ REPEAT_SIGNAL = "repeat"
 RELAY_BATCH = 200
 
 Send = Callable[[bytes, bytes], Awaitable[Awaitable[Any]]]
+Record = tuple[int, bytes | None, bytes]  # (partition, key, value)
+# Sends records in record batches; returns the futures of their acknowledgements.
+SendRecords = Callable[[list[Record]], Awaitable[list[Awaitable[Any]]]]
 
 
 def qa_key(tenant: str, contact_id: str) -> bytes:
@@ -52,9 +56,11 @@ def customer_key(tenant: str, customer_id: str) -> bytes:
 class QaFlags:
     """The event processor's QA hooks (one instance per worker)."""
 
-    def __init__(self, send_qa: Send, send_customer: Send) -> None:
+    def __init__(self, send_qa: SendRecords, send_customers: SendRecords,
+                 partitions: int) -> None:
         self.send_qa = send_qa
-        self.send_customer = send_customer
+        self.send_customers = send_customers
+        self.partitions = partitions
         self.signals_refused = 0
 
     @staticmethod
@@ -77,7 +83,10 @@ class QaFlags:
     async def after_batch(self, states: Mapping[int, PartitionState]) -> list[Awaitable[Any]]:
         """Evaluate the flags of the contacts the batch touched; send QA events and queued
         customers. Returns the futures that resolve once the broker has them."""
-        sent: list[Awaitable[Any]] = []
+        partitions = self.partitions
+        flags: list[Record] = []
+        # the queued contacts, one message per partition of the customers topic
+        customers: dict[int, list[list[object]]] = {}
         for state in states.values():
             store = state.qa
             if store is None:
@@ -85,13 +94,15 @@ class QaFlags:
             events, tenants = store.evaluate(state.contacts)
             state.dirty_tenants.update(tenants)
             for event in events:
-                sent.append(await self.send_qa(
-                    contact_key(str(event["tenant"]), str(event["contact_id"])),
-                    orjson.dumps(event)))
+                key = contact_key(str(event["tenant"]), str(event["contact_id"]))
+                flags.append((partition_for(key, partitions), key, orjson.dumps(event)))
             for tenant, customer, contact, ts in store.take_customers():
-                sent.append(await self.send_customer(
-                    customer_key(tenant, customer),
-                    orjson.dumps([tenant, customer, contact, ts])))
+                partition = partition_for(customer_key(tenant, customer), partitions)
+                customers.setdefault(partition, []).append([tenant, customer, contact, ts])
+        sent = await self.send_qa(flags) if flags else []
+        if customers:
+            sent.extend(await self.send_customers(
+                [(p, None, orjson.dumps(records)) for p, records in customers.items()]))
         return sent
 
     @staticmethod
@@ -126,20 +137,36 @@ class QaFlags:
 
 
 # ------------------------------------------------------------------- repeat customers
-def index_customer(stored: bytes | None, value: bytes, window_ms: int, lateness_ms: int,
-                   partitions: int) -> tuple[bytes, list[tuple[int, bytes, bytes]]]:
+def index_customers(value: bytes, get: Callable[[bytes], bytes | None],
+                    put: Callable[[bytes, bytes], None], window_ms: int, lateness_ms: int,
+                    partitions: int) -> list[Record]:
+    """One message of the customers topic (the queued contacts of a batch on one partition,
+    ``[[tenant, customer, contact, queued ms], ...]``): each customer's table value is read
+    with ``get`` and written back with ``put``; returns the repeat signals to send, as
+    ``(partition, key, value)`` of the events topic."""
+    signals: list[Record] = []
+    for tenant, customer, contact, queued_ms in orjson.loads(value):
+        key = customer_key(str(tenant), str(customer))
+        stored, found = index_customer(get(key), str(tenant), str(contact), int(queued_ms),
+                                       window_ms, lateness_ms, partitions)
+        put(key, stored)
+        signals.extend(found)
+    return signals
+
+
+def index_customer(stored: bytes | None, tenant: str, contact: str, queued_ms: int,
+                   window_ms: int, lateness_ms: int, partitions: int) -> tuple[bytes, list[Record]]:
     """One queued contact of a customer: the customer's new table value and the repeat
-    signals to send, as ``(partition, key, value)`` of the events topic."""
-    tenant, _customer, contact, queued_ms = orjson.loads(value)
+    signals to send."""
     contacts = CustomerContacts.load(orjson.loads(stored) if stored else None)
-    changes = contacts.add(str(contact), int(queued_ms), window_ms)
+    changes = contacts.add(contact, queued_ms, window_ms)
     latest = max(contacts.contacts.values())
     contacts.prune(latest - window_ms - lateness_ms)
-    out = []
+    out: list[Record] = []
     for cid, repeat in changes:
-        key = contact_key(str(tenant), cid)
+        key = contact_key(tenant, cid)
         out.append((partition_for(key, partitions), key,
-                    orjson.dumps(repeat_message(str(tenant), cid, repeat))))
+                    orjson.dumps(repeat_message(tenant, cid, repeat))))
     return orjson.dumps(contacts.dump()), out
 
 

@@ -19,7 +19,7 @@ Values are bytes (orjson) written once per key per batch.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from typing import Any
 
 
@@ -51,26 +51,12 @@ class PartitionedTable:
         if not self._unsent:
             return []
         unsent, self._unsent = self._unsent, []
-        topic = self.table.changelog_topic.get_topic_name()
-        # The Kafka client's producer, not Faust's ``send``: a record batch per partition
-        # (one acknowledgement each) costs a fraction of a send and a future per record.
-        producer = self.table.app.producer._ensure_producer()
-        by_partition: dict[int, list[tuple[bytes, bytes | None]]] = {}
-        for partition, key, value in unsent:
-            by_partition.setdefault(partition, []).append((key, value))
-        futures: list[Awaitable[Any]] = []
-        for partition, records in by_partition.items():
-            batch = producer.create_batch()
-            for key, value in records:
-                if batch.append(key=key, value=value, timestamp=None) is None:  # full
-                    futures.append(await producer.send_batch(batch, topic, partition=partition))
-                    batch = producer.create_batch()
-                    if batch.append(key=key, value=value, timestamp=None) is None:
-                        futures.append(await producer.send(topic, value, key=key,
-                                                           partition=partition))
-            if batch.record_count():
-                futures.append(await producer.send_batch(batch, topic, partition=partition))
-        return futures
+        return await send_records(self.table.app.producer._ensure_producer(),
+                                  self.table.changelog_topic.get_topic_name(), unsent)
+
+    def get(self, key: bytes) -> bytes | None:
+        value: bytes | None = self.table.data.get(key)
+        return value
 
     def partition_of(self, key: bytes) -> int | None:
         partition = self._written_partition.get(key)
@@ -95,6 +81,34 @@ class PartitionedTable:
             if partition is None or partition not in partitions:
                 self.table.data.pop(key, None)
                 self._written_partition.pop(key, None)
+
+
+async def send_records(producer: Any, topic: str,
+                       records: Iterable[tuple[int, bytes | None, bytes | None]],
+                       headers: Sequence[tuple[str, bytes]] = ()) -> list[Awaitable[Any]]:
+    """Hand ``(partition, key, value)`` records to the Kafka client's producer (aiokafka's,
+    under Faust's): a record batch per partition, in the order given, each record with
+    ``headers``. Returns the futures that resolve when the broker has them.
+
+    Not Faust's ``send``: a record batch per partition (one acknowledgement each) costs a
+    fraction of a ``send`` and a future per record (docs/performance.md)."""
+    by_partition: dict[int, list[tuple[bytes | None, bytes | None]]] = {}
+    extra = list(headers)
+    for partition, key, value in records:
+        by_partition.setdefault(partition, []).append((key, value))
+    futures: list[Awaitable[Any]] = []
+    for partition, pairs in by_partition.items():
+        batch = producer.create_batch()
+        for key, value in pairs:
+            if batch.append(key=key, value=value, timestamp=None, headers=extra) is None:
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = producer.create_batch()  # the last one was full
+                if batch.append(key=key, value=value, timestamp=None, headers=extra) is None:
+                    futures.append(await producer.send(topic, value, key=key,
+                                                       partition=partition, headers=extra))
+        if batch.record_count():
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
+    return futures
 
 
 async def write_durably(*tables: PartitionedTable,
