@@ -258,17 +258,16 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
 
     @app.agent(qa_topic)
     async def keep_qa_queue(stream: Any) -> None:
-        """Fold QA events (flags, actions) into the QA queue in Redis (stream/qa/queue.py)."""
-        async for value in stream:
-            try:
-                event = orjson.loads(value)
-            except orjson.JSONDecodeError:
-                logger.warning("QA topic: a value that is not JSON; skipped")
-                continue
-            try:
-                await qa_queue.apply(event)
-            except (KeyError, TypeError, ValueError) as exc:
-                logger.warning("QA topic: event not applied: %r", exc)
+        """Fold QA events (flags, actions) into the QA queue in Redis (stream/qa/queue.py),
+        a batch at a time: one transaction per tenant and batch."""
+        async for batch in stream.take_events(settings.batch_max, settings.batch_within_s):
+            events = []
+            for fevent in batch:
+                try:
+                    events.append(orjson.loads(fevent.message.value))
+                except orjson.JSONDecodeError:
+                    logger.warning("QA topic: a value that is not JSON; skipped")
+            await qa_queue.apply(events)
 
     @app.timer(0.2)  # type: ignore[untyped-decorator]
     async def relay_qa_actions() -> None:

@@ -119,12 +119,14 @@ async def rebuild_qa_queue(settings: Settings) -> Rebuilt:
         done.items = len(items)
         done.tenants = len({tenant for tenant, _ in items})
         store = QaQueueStore(settings, client)
+        later = []
         for value in topic.read_to_end():
             done.later += 1
             try:
-                await store.apply(orjson.loads(value))
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                later.append(orjson.loads(value))
+            except orjson.JSONDecodeError as exc:
                 logger.warning("QA topic: event not folded: %r", exc)
+        await store.apply(later)
     finally:
         topic.close()
         await client.aclose()

@@ -17,7 +17,7 @@ Three parts, all thin around the pure modules of :mod:`stream.qa`:
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -187,36 +187,65 @@ class QaQueueStore:
     def __init__(self, settings: Settings, client: aioredis.Redis) -> None:
         self.settings = settings
         self.redis = client
-        self.refused = 0
+        self.refused = 0  # actions refused (each told on the tenant's QA channel)
+        self.skipped = 0  # events the fold could not take
 
-    async def apply(self, event: Mapping[str, Any]) -> None:
-        """Fold one QA topic event into its item; publish the item (or the refusal).
+    async def apply(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Fold QA topic events, in their order, into their items; publish each changed item
+        (and each refusal). An event the fold cannot take (not a QA event) is logged and
+        counted in ``skipped``; the others go on.
 
-        Read, fold and write are one optimistic transaction (``WATCH`` on the tenant's
-        items): when someone else writes them in between (``floorpulse qa-rebuild``, another
-        worker), the event is folded again into what they wrote."""
+        Per tenant, read, fold and write are one optimistic transaction (``WATCH`` on the
+        tenant's items): when someone else writes them in between (``floorpulse
+        qa-rebuild``, another worker), the events are folded again into what they wrote."""
+        by_tenant: dict[str, list[Mapping[str, Any]]] = {}
+        for event in events:
+            try:
+                by_tenant.setdefault(str(event["tenant"]), []).append(event)
+            except (KeyError, TypeError) as exc:
+                self._skip(exc)
+        for tenant, tenant_events in by_tenant.items():
+            await self._apply_tenant(tenant, tenant_events)
+
+    def _skip(self, exc: Exception) -> None:
+        self.skipped += 1
+        logger.warning("QA topic: event not folded: %r", exc)
+
+    async def _apply_tenant(self, tenant: str, events: list[Mapping[str, Any]]) -> None:
         s = self.settings
-        tenant, contact = str(event["tenant"]), str(event["contact_id"])
+        contacts = list({str(event.get("contact_id")): None for event in events})
         async with self.redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
                     await pipe.watch(s.qa_key(tenant))
-                    raw = await pipe.hget(s.qa_key(tenant), contact)
-                    item = orjson.loads(raw) if raw else None
-                    new, refusal = fold(item, event)
+                    raw = await pipe.hmget(s.qa_key(tenant), contacts)
+                    stored = {c: orjson.loads(v) for c, v in zip(contacts, raw, strict=True) if v}
+                    items = dict(stored)
+                    refusals: list[dict[str, object]] = []
+                    for event in events:
+                        contact = str(event.get("contact_id"))
+                        try:
+                            new, refusal = fold(items.get(contact), event)
+                        except (KeyError, TypeError, ValueError) as exc:
+                            self._skip(exc)
+                            continue
+                        if new is not None:
+                            items[contact] = new
+                        if refusal is not None and event.get("kind") == "action":
+                            refusals.append({
+                                "type": "qa_refused", "tenant": tenant, "contact_id": contact,
+                                "action": event.get("action"), "who": event.get("who"),
+                                "reason": refusal})
                     pipe.multi()  # type: ignore[no-untyped-call]
-                    if new is not None and new != item:
-                        put_item(pipe, s, new)
-                    if refusal is not None and event.get("kind") == "action":
-                        pipe.publish(s.qa_channel(tenant), orjson.dumps({
-                            "type": "qa_refused", "tenant": tenant, "contact_id": contact,
-                            "action": event.get("action"), "who": event.get("who"),
-                            "reason": refusal}))
+                    for contact, item in items.items():
+                        if item != stored.get(contact):
+                            put_item(pipe, s, item)
+                    for refused in refusals:
+                        pipe.publish(s.qa_channel(tenant), orjson.dumps(refused))
                     await pipe.execute()
                 except WatchError:
                     continue
-                if refusal is not None and event.get("kind") == "action":
-                    self.refused += 1
+                self.refused += len(refusals)
                 return
 
     async def relay_actions(self, send: Send) -> int:

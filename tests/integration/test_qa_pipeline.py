@@ -340,3 +340,53 @@ def test_qa_rebuild_gives_the_queue_back_from_the_topic_after_redis_lost_it(
     wait_until(lambda: qa_items(settings)["c-again"]["status"] == "reviewed", timeout=30)
     assert [h["action"] for h in qa_items(settings)["c-again"]["history"]] == [
         "claim", "review"]
+
+
+async def test_a_batch_of_qa_events_folds_in_order_and_skips_only_what_it_cannot_fold(
+        make_settings: Any) -> None:
+    """The worker folds the QA topic a batch at a time (one transaction per tenant): events
+    of one item apply in their order within the batch, a refused action is told on the
+    channel, and an event that is not a QA event is skipped without losing the others."""
+    import redis.asyncio as aioredis
+
+    from stream.qa.worker import QaQueueStore
+
+    settings = make_settings()
+    client = aioredis.from_url(settings.redis_url)
+    pubsub = client.pubsub()
+    await pubsub.subscribe(settings.qa_channel("default"))
+    store = QaQueueStore(settings, client)
+
+    def action(n: int, contact: str, name: str, who: str, tenant: str = "default") -> Any:
+        return {"kind": "action", "tenant": tenant, "contact_id": contact, "action": name,
+                "who": who, "role": "qa", "action_id": f"1700000000000-{n}", "at_ms": n}
+
+    flag = {"kind": "flag", "tenant": "default", "contact_id": "c1", "at_ms": 1,
+            "content": {"reasons": [{"rule": "escalation"}]}}
+    await store.apply([
+        flag,
+        action(1, "c1", "claim", "rae"),
+        {"kind": "nonsense", "tenant": "default", "contact_id": "c1"},  # skipped
+        action(2, "c1", "review", "quinn"),  # refused: rae has it
+        action(3, "c1", "review", "rae"),
+        {"kind": "flag", "tenant": "other", "contact_id": "c9", "at_ms": 5, "content": {}},
+        {"contact_id": "c1"},  # no tenant: skipped
+    ])
+    items = qa_items(settings)
+    assert list(items) == ["c1"]
+    assert (items["c1"]["status"], items["c1"]["reviewed_by"]) == ("reviewed", "rae")
+    assert [h["action"] for h in items["c1"]["history"]] == ["claim", "review"]
+    assert redis_client(settings).hexists(settings.qa_key("other"), "c9")
+    assert (store.skipped, store.refused) == (2, 1)
+    told = []
+    deadline = time.monotonic() + 5
+    while "qa_refused" not in told and time.monotonic() < deadline:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+        if message is not None:
+            told.append(orjson.loads(message["data"])["type"])
+    assert told.count("qa_refused") == 1 and "qa_item" in told
+
+    await store.apply([action(1, "c1", "claim", "rae")])  # folded before: nothing changes
+    assert qa_items(settings) == items
+    await pubsub.aclose()
+    await client.aclose()
