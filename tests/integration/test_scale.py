@@ -23,8 +23,8 @@ from tests.streams import write_stream
 
 pytestmark = pytest.mark.integration
 
-DAYS = 3
-AGENTS = 300
+DAYS = 7
+AGENTS = 540
 
 
 def strip(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -40,7 +40,7 @@ def test_three_disordered_days_of_a_300_agent_center_give_the_batch_reports_inte
     total = write_stream(path, hours=24 * DAYS, agents=AGENTS, seed=7, transcripts=False)
     with path.open("rb") as lines:
         contacts = {orjson.loads(line).get("contact_id") for line in lines} - {None}
-    assert len(contacts) >= 40_000
+    assert len(contacts) >= 200_000
     settings = make_settings()
     want = strip(report_rows(read_events(path), settings))
 
@@ -48,6 +48,9 @@ def test_three_disordered_days_of_a_300_agent_center_give_the_batch_reports_inte
     replay(path, settings, speed=None, wait=True, wait_timeout_s=600, progress=None)
 
     got = strip(read_intervals(settings))
+    keys = {(r["queue"], r["interval_start"]) for r in got}
+    wanted = {(r["queue"], r["interval_start"]) for r in want}
+    assert keys == wanted, f"missing {sorted(wanted - keys)[:5]}, extra {sorted(keys - wanted)[:5]}"
     assert len(got) == len(want) >= DAYS * 4 * 12 * 4  # 4 queues, 12 open hours a day
     mismatched = [(g, w) for g, w in zip(got, want, strict=True) if g != w]
     assert not mismatched, f"{len(mismatched)} intervals differ; first: {mismatched[0]}"
