@@ -72,6 +72,7 @@ def start_servers(workdir: Path) -> Servers:
 def fill(settings: Settings, events: list[dict[str, object]], per_message: int) -> None:
     """Write the events to the settings' input topic, ``per_message`` events a message."""
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, linger_ms=5,
+                             max_in_flight_requests_per_connection=1,  # keeps the order
                              batch_size=1 << 20, max_request_size=16 << 20, acks=1)
     partitions = settings.topic_partitions
     buffers: list[list[bytes]] = [[] for _ in range(partitions)]

@@ -76,9 +76,14 @@ class EventSender:
         self.settings = settings
         self.topic = settings.topic_events
         self.batch_max = batch_max
+        # One request in flight: the producer then keeps each partition's messages in the
+        # order sent (with several in flight, a retried or reordered request moved a day's
+        # last events behind the next morning's, and the worker refused them as late where
+        # `floorpulse report` of the same file did not).
         self.producer = KafkaProducer(
             bootstrap_servers=bootstrap, linger_ms=5, batch_size=1 << 20,
             max_request_size=16 << 20, acks=1, client_id="floorpulse-producer",
+            max_in_flight_requests_per_connection=1,
         )
         found = self.producer.partitions_for(self.topic)
         self.partitions = len(found) if found else settings.topic_partitions

@@ -95,7 +95,7 @@ class RedisPublisher:
         for tenant in sorted(tenants & self.closed.keys()):  # others: at the next turn
             dirty[tenant] = {p for p, state in own.items() if tenant in state.dirty_tenants}
             for state in own.values():
-                state.closed_until[tenant] = self.closed[tenant]
+                state.closed_until[tenant] = state.written_until[tenant] = self.closed[tenant]
                 state.dirty_tenants.discard(tenant)
             mine = views[tenant] = {p: state.view(tenant, self._since(state, tenant))
                                     for p, state in own.items()}

@@ -192,6 +192,11 @@ class PartitionState:
         self.settle: dict[tuple[str, str], dict[int, int]] = {}
         # tenant -> intervals starting before this are closed: nothing may change them
         self.closed_until: dict[str, int] = {}
+        # tenant -> intervals starting before this are closed and their rows written out (the
+        # publisher sets it); only those may be pruned, whatever this partition's own clock
+        # says (in a fast replay the partitions' clocks can be days apart, and closing waits
+        # for the slowest)
+        self.written_until: dict[str, int] = {}
         # (tenant, queue) -> contact id -> queued time, for legs waiting now
         self.waiting: dict[tuple[str, str], dict[str, int]] = {}
         # (tenant, agent) -> day -> contacts wrapped / [busy ms, idle ms]
@@ -497,7 +502,8 @@ class PartitionState:
             self.archived[key] = facts.last_ts
         forgotten: list[tuple[str, str]] = []
         for key, last_ts in self.archived.items():
-            if last_ts < self.clock.get(key[0], 0) - self.lateness_ms - RETAIN_MS:
+            if (last_ts < self.clock.get(key[0], 0) - self.lateness_ms - RETAIN_MS
+                    and last_ts < self.written_until.get(key[0], 0)):
                 forgotten.append(key)
         for key in forgotten:
             del self.archived[key]
@@ -509,11 +515,12 @@ class PartitionState:
 
     def prune(self) -> None:
         """Drop periods older than anything a view shows (kept: ``RETAIN_MS`` beyond the
-        lateness; the rolling minutes just beyond it)."""
+        lateness, and intervals not yet written out as closed; the rolling minutes just
+        beyond the lateness)."""
         for tenant, now in self.clock.items():
-            oldest = now - RETAIN_MS - self.lateness_ms
+            oldest_day = self.calendar.day_of(max(0, now - RETAIN_MS - self.lateness_ms))
+            oldest = min(now - RETAIN_MS - self.lateness_ms, self.written_until.get(tenant, 0))
             recent = now - self.lateness_ms - (self.rolling_minutes + 1) * MINUTE_MS
-            oldest_day = self.calendar.day_of(max(0, oldest))
             for table, keep_from in ((self.intervals, oldest), (self.minutes, recent)):
                 for (t, _), by_period in table.items():
                     if t == tenant:

@@ -1,6 +1,6 @@
-"""Simulated days through the live pipeline: every interval equals the batch report.
+"""A simulated week through the live pipeline: every interval equals the batch report.
 
-Three days of a 300-agent center (over 40,000 contacts, about half a million events), with 5 %
+Seven days of a 540-agent center (over 200,000 contacts, about 1.8 million events), with 5 %
 of the events delayed or reordered and 1 % sent twice, replayed as fast as the broker takes
 it into a real worker; then the closed and open intervals in Redis are compared, field by
 field, with ``floorpulse report`` of the same file.
@@ -31,12 +31,11 @@ def strip(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in row.items() if k != "status"} for row in rows]
 
 
-def test_three_disordered_days_of_a_300_agent_center_give_the_batch_reports_intervals(
+def test_a_disordered_week_of_a_540_agent_center_gives_the_batch_reports_intervals(
         make_settings: Any, start_worker: Any, tmp_path: Path) -> None:
     path = tmp_path / "week.jsonl"
     # Without voice transcripts: this test is about the figures at scale (transcripts would
-    # double its lines; their flags are tested in test_qa_pipeline.py). A full week of a big
-    # center is a benchmark (bench/memory.py): with every feature on it takes minutes.
+    # double its lines; their flags are tested in test_qa_pipeline.py).
     total = write_stream(path, hours=24 * DAYS, agents=AGENTS, seed=7, transcripts=False)
     with path.open("rb") as lines:
         contacts = {orjson.loads(line).get("contact_id") for line in lines} - {None}

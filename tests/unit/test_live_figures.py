@@ -306,6 +306,21 @@ def test_expiry_archives_finished_contacts_but_keeps_figures() -> None:
         k: before[k] for k in ("offered", "answered", "handled")}
 
 
+def test_expiry_keeps_intervals_until_they_are_written_out_as_closed() -> None:
+    """A partition days ahead of the slowest one (a fast replay) must not prune intervals
+    that the publisher has not closed yet: their rows would never be written."""
+    live = state(lateness=600)
+    live.apply_all(day_events())
+    live.apply(ev("agent.state", 5 * 86_400, agent_id="a9", state="available"))
+    live.expire()
+    starts = set(live.intervals[("default", "billing")])
+    assert starts and live.archived  # contacts archived, their intervals kept
+    live.written_until["default"] = max(starts) + INTERVAL_MS  # now closed and written out
+    live.expire()
+    assert not live.intervals[("default", "billing")]
+    assert not live.archived  # nor are their archive records needed any more
+
+
 def test_a_restore_from_facts_and_archive_records_gives_the_same_figures() -> None:
     live = state(lateness=600)
     live.apply_all(day_events())
