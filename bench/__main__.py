@@ -7,6 +7,9 @@ Parts (issue 4; every figure a median of R runs measured side by side in one run
 - ``throughput``: N events pre-filled once batched (500 a message) and once one per
   message; floorpulse's worker on both, the naive Faust app (Record per event, one table
   write per event) and a raw aiokafka consumer on the same topics (bench/throughput.py);
+- ``workers``: the batched topic read by one worker, then (fresh topic, same events) by
+  two workers sharing its partitions; events/s of each, and whether the two workers'
+  intervals equal the batch report's (the number of rows that differ);
 - ``memory``: worker RSS over a simulated week of a 1,000-agent center (bench/memory.py);
 - ``replay``: ``floorpulse replay FILE --speed max --wait`` of 1M events, seconds;
 - ``latency`` and ``fanout``: bench/latency.py and bench/fanout.py, when present.
@@ -33,7 +36,7 @@ from stream.report import new_partition_state
 from stream.settings import Settings
 
 HERE = Path(__file__).parent
-PARTS = ("engine", "throughput", "memory", "replay")
+PARTS = ("engine", "throughput", "workers", "memory", "replay")
 
 
 def bench_engine(events: list[dict[str, object]]) -> float:
@@ -75,6 +78,26 @@ def bench_throughput(events: list[dict[str, object]], run: int,
             servers.stop()
 
 
+def bench_workers(events: list[dict[str, object]], run: int) -> dict[str, float]:
+    """One worker, then two on a fresh topic with the same events, side by side."""
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        servers = throughput.start_servers(workdir)
+        try:
+            one = servers.settings(f"w1-{run}", workdir)
+            two = servers.settings(f"w2-{run}", workdir)
+            throughput.fill(one, events, per_message=500)
+            throughput.fill(two, events, per_message=500)
+            out = {f"one_{k}": v for k, v in
+                   throughput.floorpulse_worker(one, len(events)).items()}
+            out.update({f"two_{k}": v for k, v in
+                        throughput.floorpulse_worker(two, len(events), workers=2).items()})
+            out.update({f"two_{k}": v for k, v in throughput.exact(two, events).items()})
+            return out
+        finally:
+            servers.stop()
+
+
 def with_servers(job: Callable[[throughput.Servers, Path], dict[str, Any]]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         servers = throughput.start_servers(Path(tmp))
@@ -109,7 +132,8 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
     rows: list[tuple[str, str]] = []
-    events = simulated_events(args.events) if parts & {"engine", "throughput"} else []
+    events = (simulated_events(args.events) if parts & {"engine", "throughput", "workers"}
+              else [])
     if "engine" in parts:
         engine = [bench_engine(events) for _ in range(args.runs)]
         results["engine_events_per_s"] = statistics.median(engine)
@@ -133,6 +157,15 @@ def main() -> None:
              f"{t['raw_single_events_per_s']:,.0f}"),
             ("floorpulse batched / naive", f"{fb / t['naive_single_events_per_s']:.1f}x"),
             ("floorpulse batched / raw batched", f"{fb / t['raw_batched_events_per_s']:.2f}"),
+        ]
+    if "workers" in parts:
+        w = results["workers"] = medians([bench_workers(events, run)
+                                          for run in range(args.runs)])
+        rows += [
+            ("one worker, batched, events/s", f"{w['one_events_per_s']:,.0f}"),
+            ("two workers, one topic, events/s", f"{w['two_events_per_s']:,.0f}"),
+            ("  intervals differing from the batch report",
+             f"{w['two_intervals_differing']:.0f} of {w['two_intervals']:.0f}"),
         ]
     if "memory" in parts:
         m = results["memory"] = with_servers(memory.week)

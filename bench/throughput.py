@@ -11,6 +11,9 @@ each from offset 0 on the embedded broker:
   (``bench.naive_app``), on the one-per-message topic (it cannot read batches);
 - ``raw``: an aiokafka ``getmany`` consumer that reads and JSON-decodes every message of
   the topic and counts its events: the floor of any consumer's work, the ceiling here.
+
+:func:`floorpulse_worker` with ``workers=2`` starts two workers on one topic (they share its
+partitions), and :func:`exact` compares the intervals they published with the batch report.
 """
 
 from __future__ import annotations
@@ -31,9 +34,11 @@ from kafka import KafkaProducer
 
 from bench.naive_app import COUNT_KEY_SUFFIX
 from stream.embedded import EmbeddedServer, start_kafka, start_redis
-from stream.events import raw_key
+from stream.events import EVENT_ADAPTER, raw_key
+from stream.intervals import read_intervals
 from stream.kafka import ensure_topics, partition_for
 from stream.progress import progress_totals
+from stream.report import report_rows
 from stream.settings import Settings
 
 
@@ -94,10 +99,13 @@ def fill(settings: Settings, events: list[dict[str, object]], per_message: int) 
 
 
 def _run_until(command: list[str], settings: Settings, count: Callable[[], int], total: int,
-               timeout_s: float) -> dict[str, float]:
+               timeout_s: float, processes: int = 1) -> dict[str, float]:
+    """Start ``processes`` copies of ``command`` at once; events/s until ``count()`` reaches
+    ``total`` (from the first counted event, and from the start)."""
     started = time.monotonic()
-    proc = subprocess.Popen(command, env={**os.environ, **settings.to_env()},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs = [subprocess.Popen(command, env={**os.environ, **settings.to_env()},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for _ in range(processes)]
     first: float | None = None
     first_count = 0
     try:
@@ -107,25 +115,27 @@ def _run_until(command: list[str], settings: Settings, count: Callable[[], int],
                 first, first_count = time.monotonic(), done
             if done >= total:
                 break
-            if proc.poll() is not None:
-                raise RuntimeError(f"{command} exited with {proc.returncode}")
+            if any(proc.poll() is not None for proc in procs):
+                raise RuntimeError(f"{command} exited early")
             if time.monotonic() - started > timeout_s:
                 raise TimeoutError(f"{command} did not finish within {timeout_s:.0f} s")
             time.sleep(0.01)
         finished = time.monotonic()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
     assert first is not None
     steady = (total - first_count) / max(1e-9, finished - first)
     return {"events_per_s": steady, "events_per_s_with_startup": total / (finished - started),
             "startup_s": first - started}
 
 
-def floorpulse_worker(settings: Settings, total: int) -> dict[str, float]:
+def floorpulse_worker(settings: Settings, total: int, workers: int = 1) -> dict[str, float]:
     client = redis.Redis.from_url(settings.redis_url or "")
 
     def processed() -> int:
@@ -133,9 +143,20 @@ def floorpulse_worker(settings: Settings, total: int) -> dict[str, float]:
 
     try:
         return _run_until([sys.executable, "-m", "stream.cli", "worker"], settings, processed,
-                          total, timeout_s=900)
+                          total, timeout_s=900, processes=workers)
     finally:
         client.close()
+
+
+def exact(settings: Settings, events: list[dict[str, object]]) -> dict[str, float]:
+    """Whether the intervals the workers published equal ``floorpulse report`` of the same
+    events: the share of interval rows that differ (0 when exact)."""
+    want = [{k: v for k, v in row.items() if k != "status"}
+            for row in report_rows((EVENT_ADAPTER.validate_python(e) for e in events), settings)]
+    got = [{k: v for k, v in row.items() if k != "status"}
+           for row in read_intervals(settings)]
+    differ = sum(g != w for g, w in zip(got, want, strict=False)) + abs(len(got) - len(want))
+    return {"intervals": float(len(want)), "intervals_differing": float(differ)}
 
 
 def naive_worker(settings: Settings, total: int) -> dict[str, float]:
