@@ -33,6 +33,7 @@ from stream.qa.worker import (
     Record,
     SendRecords,
     index_customers,
+    stale_customers,
 )
 from stream.report import calendar, new_partition_state
 from stream.settings import Settings
@@ -41,6 +42,9 @@ from stream.tables.changelog import PartitionedTable, send_records, write_durabl
 logger = logging.getLogger(__name__)
 
 CHANGELOG_BATCH_BYTES = 512 * 1024  # a batch's changelog writes go in few record batches
+# Stream time between two sweeps of the repeat-customer table for customers no contact can
+# find any more (stream/qa/worker.py, stale_customers).
+CUSTOMER_SWEEP_MS = 6 * 3_600_000
 # Publishing turns may take at most this share of the worker's time: a turn that computed
 # for t seconds is followed by the next no sooner than t / share later. Live (small turns)
 # this changes nothing; in a catch-up or a replay the turns thin out and the batches go on.
@@ -236,6 +240,8 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
         """The queued contacts of customers, a batch at a time: each one's previous contact,
         and the repeat signals to the contacts' own partitions (stream/qa/customers.py).
         The batch's table writes and signals are acknowledged before its offsets are."""
+        clocks: dict[int, int] = {}  # partition -> latest queued time met (stream time)
+        swept_at = 0  # stream time of the last sweep of stale customers
         async for batch in stream.take_events(settings.batch_max, settings.batch_within_s):
             signals: list[Record] = []
             for fevent in batch:
@@ -245,12 +251,21 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
                     customer_index.put(partition, key, value)
 
                 try:
-                    signals.extend(index_customers(
+                    found, latest = index_customers(
                         msg.value, customer_index.get, put, repeat_window_ms, lateness_ms,
-                        settings.topic_partitions))
+                        settings.topic_partitions)
                 except (ValueError, TypeError) as exc:  # our own topic: not expected
                     logger.warning("customers topic: message at %d/%d skipped: %r",
                                    msg.partition, msg.offset, exc)
+                    continue
+                signals.extend(found)
+                clocks[msg.partition] = max(clocks.get(msg.partition, 0), latest)
+            if clocks and max(clocks.values()) - swept_at >= CUSTOMER_SWEEP_MS:
+                swept_at = max(clocks.values())
+                for partition, clock in clocks.items():
+                    owned = ((key, value) for key, value, _ in customer_index.items({partition}))
+                    for key in stale_customers(owned, clock - repeat_window_ms - lateness_ms):
+                        customer_index.delete(partition, key)
             sent = await send_signals(signals) if signals else []
             await write_durably(customer_index, also=sent)
 

@@ -139,19 +139,30 @@ class QaFlags:
 # ------------------------------------------------------------------- repeat customers
 def index_customers(value: bytes, get: Callable[[bytes], bytes | None],
                     put: Callable[[bytes, bytes], None], window_ms: int, lateness_ms: int,
-                    partitions: int) -> list[Record]:
+                    partitions: int) -> tuple[list[Record], int]:
     """One message of the customers topic (the queued contacts of a batch on one partition,
     ``[[tenant, customer, contact, queued ms], ...]``): each customer's table value is read
-    with ``get`` and written back with ``put``; returns the repeat signals to send, as
-    ``(partition, key, value)`` of the events topic."""
+    with ``get`` and written back with ``put``. Returns the repeat signals to send, as
+    ``(partition, key, value)`` of the events topic, and the latest queued time met."""
     signals: list[Record] = []
+    latest = 0
     for tenant, customer, contact, queued_ms in orjson.loads(value):
         key = customer_key(str(tenant), str(customer))
         stored, found = index_customer(get(key), str(tenant), str(contact), int(queued_ms),
                                        window_ms, lateness_ms, partitions)
         put(key, stored)
         signals.extend(found)
-    return signals
+        latest = max(latest, int(queued_ms))
+    return signals, latest
+
+
+def stale_customers(items: Iterable[tuple[bytes, bytes]], before_ms: int) -> list[bytes]:
+    """Keys of the customers whose latest contact was queued before ``before_ms``: once that
+    is the stream time less the repeat window and the lateness, no contact still to come can
+    have one of theirs as its previous contact, and the table forgets them (else it keeps
+    a key for every customer ever seen)."""
+    return [key for key, value in items
+            if max(orjson.loads(value).values(), default=0) < before_ms]
 
 
 def index_customer(stored: bytes | None, tenant: str, contact: str, queued_ms: int,

@@ -305,3 +305,25 @@ def test_the_simulator_gives_the_demo_flags_to_show() -> None:
     quiet = [e["text"] for e in events if e["type"] == "transcript.segment"
              and e["text"] == "third hour on hold still no answer"]
     assert quiet
+
+
+def test_the_customer_table_forgets_customers_no_coming_contact_can_find() -> None:
+    """A message of queued contacts updates each customer's entry; customers whose latest
+    contact is older than the stream time less the repeat window and the lateness are
+    swept, the others kept (else the table holds every customer ever seen)."""
+    import orjson
+
+    from stream.qa.worker import index_customers, stale_customers
+
+    hour = 3_600_000
+    table: dict[bytes, bytes] = {}
+    message = orjson.dumps([["t", "ann", "c1", 1 * hour], ["t", "bob", "c2", 2 * hour],
+                            ["t", "ann", "c3", 30 * hour]])
+    signals, latest = index_customers(message, table.get, table.__setitem__,
+                                      window_ms=24 * hour, lateness_ms=2 * hour, partitions=4)
+    assert latest == 30 * hour and signals == []  # ann came back 29 h later: no repeat
+    assert set(table) == {b"t|ann", b"t|bob"}
+    now = 30 * hour
+    stale = stale_customers(table.items(), now - 24 * hour - 2 * hour)
+    assert stale == [b"t|bob"]  # ann's latest (30 h) may still be someone's previous
+    assert stale_customers(table.items(), 31 * hour) == [b"t|ann", b"t|bob"]
