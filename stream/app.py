@@ -242,6 +242,17 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
         The batch's table writes and signals are acknowledged before its offsets are."""
         clocks: dict[int, int] = {}  # partition -> latest queued time met (stream time)
         swept_at = 0  # stream time of the last sweep of stale customers
+
+        def sweep() -> None:
+            """Forget the customers no coming contact can find, on each partition met."""
+            owned: dict[int, list[tuple[bytes, bytes]]] = {p: [] for p in clocks}
+            for key, value, partition in customer_index.items(set(clocks)):
+                owned[partition].append((key, value))
+            for partition, items in owned.items():
+                before = clocks[partition] - repeat_window_ms - lateness_ms
+                for key in stale_customers(items, before):
+                    customer_index.delete(partition, key)
+
         async for batch in stream.take_events(settings.batch_max, settings.batch_within_s):
             signals: list[Record] = []
             for fevent in batch:
@@ -262,10 +273,7 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
                 clocks[msg.partition] = max(clocks.get(msg.partition, 0), latest)
             if clocks and max(clocks.values()) - swept_at >= CUSTOMER_SWEEP_MS:
                 swept_at = max(clocks.values())
-                for partition, clock in clocks.items():
-                    owned = ((key, value) for key, value, _ in customer_index.items({partition}))
-                    for key in stale_customers(owned, clock - repeat_window_ms - lateness_ms):
-                        customer_index.delete(partition, key)
+                sweep()
             sent = await send_signals(signals) if signals else []
             await write_durably(customer_index, also=sent)
 

@@ -13,9 +13,10 @@ to ``{prefix}:{tenant}:intervals`` (kept for the retention), and sent to the int
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -71,6 +72,15 @@ class RedisPublisher:
         """tenant -> the views of partitions other workers own, as last read (for alerts)."""
         return {tenant: list(views.values()) for tenant, views in self.foreign.items()}
 
+    @contextlib.contextmanager
+    def _computing(self) -> Iterator[None]:
+        """Count the block's time in ``busy_s``."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.busy_s += time.perf_counter() - started
+
     def due(self, tenant: str, now: float) -> bool:
         """Whether a heartbeat is due for the tenant."""
         return now - self.published_at.get(tenant, 0.0) >= self.settings.heartbeat_s
@@ -88,7 +98,12 @@ class RedisPublisher:
         """What to publish, taken from the live state while the processor waits (its
         ``lock``): the views of the partitions owned, and the intervals that close now (so
         that no later batch can change them); no I/O. :meth:`load_closed` first."""
-        started = time.perf_counter()
+        with self._computing():
+            return self._prepare(own, tenants, progress, markers)
+
+    def _prepare(self, own: Mapping[int, PartitionState], tenants: set[str],
+                 progress: Mapping[int, tuple[int, int]],
+                 markers: dict[str, set[int]]) -> Publication:
         views: dict[str, dict[int, PartitionView]] = {}
         dirty: dict[str, set[int]] = {}
         closing: dict[str, tuple[int, list[dict[str, object]]]] = {}
@@ -107,7 +122,6 @@ class RedisPublisher:
                 closing[tenant] = close
                 for state in own.values():
                     state.closed_until[tenant] = close[0]
-        self.busy_s += time.perf_counter() - started
         return Publication(views, dirty, closing, dict(progress), markers)
 
     async def write(self, publication: Publication) -> int:
@@ -124,10 +138,9 @@ class RedisPublisher:
             views = await self._views(tenant, mine, publication.dirty[tenant])
             if tenant in publication.closing:
                 await self._write_closed(tenant, *publication.closing[tenant])
-            started = time.perf_counter()
-            snap = snapshot(tenant, views, self.calendar, self.rules, self.lateness_ms,
-                            s.rolling_minutes, self.partitions, wfm=self.wfm)
-            self.busy_s += time.perf_counter() - started
+            with self._computing():
+                snap = snapshot(tenant, views, self.calendar, self.rules, self.lateness_ms,
+                                s.rolling_minutes, self.partitions, wfm=self.wfm)
             snap.update(totals)
             snap["published_at"] = now
             if await self._write_snapshot(tenant, snap, force=self.due(tenant, now)):
@@ -160,12 +173,11 @@ class RedisPublisher:
         """Store the views of the dirty partitions owned; read the others'."""
         s = self.settings
         if dirty:
-            started = time.perf_counter()
             pipe = self.redis.pipeline(transaction=False)
-            for partition in dirty:
-                pipe.set(s.view_key(tenant, partition),
-                         orjson.dumps(mine[partition].to_json()))
-            self.busy_s += time.perf_counter() - started
+            with self._computing():
+                for partition in dirty:
+                    pipe.set(s.view_key(tenant, partition),
+                             orjson.dumps(mine[partition].to_json()))
             await pipe.execute()
         views = dict(mine)
         foreign = [p for p in range(self.partitions) if p not in mine]
@@ -188,18 +200,19 @@ class RedisPublisher:
                 try:
                     await pipe.watch(key)
                     raw = await pipe.get(key)
-                    started = time.perf_counter()
-                    old = orjson.loads(raw) if raw else None
-                    update = diff_snapshots(old, snap)
-                    if old is not None and not force and not _changed(update, old, snap):
-                        self.busy_s += time.perf_counter() - started
+                    with self._computing():
+                        old = orjson.loads(raw) if raw else None
+                        update = diff_snapshots(old, snap)
+                        changed = old is None or force or _changed(update, old, snap)
+                        if changed:
+                            snap["seq"] = update["seq"] = int((old or {}).get("seq", 0)) + 1
+                            encoded = orjson.dumps(snap), orjson.dumps(update)
+                    if not changed:
                         await pipe.unwatch()  # type: ignore[no-untyped-call]
                         return False
-                    snap["seq"] = update["seq"] = int((old or {}).get("seq", 0)) + 1
                     pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.set(key, orjson.dumps(snap))
-                    pipe.publish(s.updates_channel(tenant), orjson.dumps(update))
-                    self.busy_s += time.perf_counter() - started
+                    pipe.set(key, encoded[0])
+                    pipe.publish(s.updates_channel(tenant), encoded[1])
                     pipe.sadd(s.tenants_key, tenant)
                     await pipe.execute()
                     return True

@@ -317,11 +317,6 @@ class AgentFacts:
         self.dirty_hours.clear()
         return profile, hours
 
-    def records(self) -> tuple[list[object], dict[int, list[list[object]]]]:
-        """Every record: the profile and the marks of every hour that has some."""
-        hours = sorted({m[0] // HOUR_MS for m in self.timeline})
-        return self.profile(), {hour: self.marks(hour) for hour in hours}
-
     @classmethod
     def load(cls, profile: list[object] | None,
              hours: dict[int, list[list[object]]]) -> AgentFacts:

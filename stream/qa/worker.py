@@ -162,7 +162,8 @@ def stale_customers(items: Iterable[tuple[bytes, bytes]], before_ms: int) -> lis
     have one of theirs as its previous contact, and the table forgets them (else it keeps
     a key for every customer ever seen)."""
     return [key for key, value in items
-            if max(orjson.loads(value).values(), default=0) < before_ms]
+            if max(CustomerContacts.load(orjson.loads(value)).contacts.values(), default=0)
+            < before_ms]
 
 
 def index_customer(stored: bytes | None, tenant: str, contact: str, queued_ms: int,

@@ -213,12 +213,13 @@ def test_transfer_to_a_queue_offers_the_contact_there_too() -> None:
     assert queues["sales"]["asa_s"] == 20.0  # type: ignore[index]
 
 
-def stored(records: tuple[list[object], dict[int, list[list[object]]]]
-           ) -> tuple[list[object], dict[int, list[list[object]]]]:
-    """An agent's records as the changelog gives them back (JSON, hours as read)."""
+def stored(records: tuple[list[object] | None, list[tuple[int, list[list[object]]]]]
+           ) -> tuple[list[object] | None, dict[int, list[list[object]]]]:
+    """An agent's records (``take_records``) as the changelog gives them back: JSON, hours
+    without marks deleted."""
     profile, hours = records
     return orjson.loads(orjson.dumps(profile)), {
-        hour: orjson.loads(orjson.dumps(marks)) for hour, marks in hours.items()}
+        hour: orjson.loads(orjson.dumps(marks)) for hour, marks in hours if marks}
 
 
 def test_an_agents_records_written_as_they_change_restore_the_same_agent() -> None:
@@ -270,10 +271,8 @@ def test_a_restored_agent_keeps_where_its_profile_came_from() -> None:
                   name="Ana"))
     live.apply(ev("agent.state", 30, event_id="x2", agent_id="a1", state="aux", name="Ana"))
     agent = live.agents[("default", "a1")]
-    profile, hours = agent.take_records()
     restored = state()
-    restored.load_agent("default", "a1", AgentFacts.load(
-        *stored((profile or [], {hour: marks for hour, marks in hours}))))
+    restored.load_agent("default", "a1", AgentFacts.load(*stored(agent.take_records())))
     older = ev("agent.state", 20, event_id="x3", agent_id="a1", state="available", name="Anna")
     live.apply(older)
     restored.apply(older)
@@ -287,7 +286,7 @@ def test_facts_survive_a_dump_and_load_round_trip() -> None:
     for (tenant, cid), facts in live.contacts.items():
         restored.load_contact(tenant, cid, ContactFacts.load(facts.dump()))
     for (tenant, aid), agent in live.agents.items():
-        restored.load_agent(tenant, aid, AgentFacts.load(*stored(agent.records())))
+        restored.load_agent(tenant, aid, AgentFacts.load(*stored(agent.take_records())))
     assert restored.snapshot("default") == live.snapshot("default")
 
 
@@ -335,7 +334,7 @@ def test_a_restore_from_facts_and_archive_records_gives_the_same_figures() -> No
         restored.load_contact(tenant, cid, ContactFacts.load(orjson.loads(
             orjson.dumps(facts.dump()))))
     for (tenant, aid), agent in live.agents.items():
-        restored.load_agent(tenant, aid, AgentFacts.load(*stored(agent.records())))
+        restored.load_agent(tenant, aid, AgentFacts.load(*stored(agent.take_records())))
     restored.set_clocks(orjson.loads(orjson.dumps(live.clocks())))
     assert restored.view("default").to_json() == live.view("default").to_json()
     assert restored.snapshot("default") == live.snapshot("default")
