@@ -113,3 +113,40 @@ def test_malformed_lines_are_dead_lettered_with_reasons_and_good_events_still_co
     expected = reference.day_figures(good)
     for queue, figures in expected.items():
         assert {k: snapshot["queues"][queue][k] for k in figures} == figures
+
+
+def test_the_intervals_and_report_commands_give_the_same_rows(
+        make_settings: Any, start_worker: Any) -> None:
+    """`floorpulse intervals` (from Redis, closed and open rows marked) with its queue and
+    time filters, as JSON and CSV, equals `floorpulse report` of the same recorded file."""
+    path = DATA / "day_small.jsonl"
+    settings = make_settings()
+    start_worker(settings)
+    replay(path, settings, speed=None, wait=True, wait_timeout_s=120, progress=None)
+
+    report = json.loads(cli(settings, "report", str(path), "--json").stdout)
+    queue = report[0]["queue"]
+    starts = sorted(r["interval_start"] for r in report if r["queue"] == queue)
+    lo, hi = starts[2], starts[-2]  # --from inclusive, --to exclusive
+    want = [r for r in report if r["queue"] == queue and lo <= r["interval_start"] < hi]
+    got = json.loads(cli(settings, "intervals", "--queue", queue, "--from", lo, "--to", hi,
+                         "--json").stdout)
+    assert len(got) == len(want) >= 2
+    assert {r["status"] for r in got} <= {"closed", "open"}
+    strip = ("status",)
+    assert ([{k: v for k, v in r.items() if k not in strip} for r in got]
+            == [{k: v for k, v in r.items() if k not in strip} for r in want])
+    for row in got:  # every row carries the fields the issue names, with the offset
+        for key in ("queue", "interval_start", "offered", "answered", "abandoned",
+                    "answered_within_threshold", "handled", "asa_s", "aht_s",
+                    "service_level", "abandon_rate", "peak_waiting"):
+            assert key in row
+        assert row["interval_start"].endswith("+00:00")
+
+    lines = cli(settings, "intervals", "--queue", queue, "--from", lo, "--to", hi,
+                "--csv").stdout.splitlines()
+    header = lines[0].split(",")
+    assert len(lines) == len(got) + 1
+    assert {"queue", "interval_start", "status", "service_level", "peak_waiting"} <= set(header)
+    assert [line.split(",")[header.index("interval_start")] for line in lines[1:]] == [
+        r["interval_start"] for r in got]
