@@ -19,14 +19,14 @@ import asyncio
 import cProfile
 import pstats
 import time
-from collections.abc import Awaitable, Iterator
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from producers.simulator import default_config, simulate
+from bench.memory import center_days
 from stream.agents.process_events import EventProcessor
 from stream.alerts.rules import settings_config
 from stream.events import raw_key
@@ -98,13 +98,6 @@ async def _send_records(records: list[tuple[int, bytes | None, bytes]]) -> list[
 
 async def _seek(partition: int, offset: int) -> None:
     raise AssertionError(f"no gaps in memory (partition {partition}, offset {offset})")
-
-
-def center(days: int, agents: int, transcripts: bool) -> Iterator[dict[str, object]]:
-    for day in range(days):
-        yield from simulate(replace(default_config(
-            hours=12, seed=900 + day, agents=agents, start=START + timedelta(days=day)),
-            transcripts=transcripts))
 
 
 def messages(events: list[dict[str, object]], partitions: int, per_message: int,
@@ -180,7 +173,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     settings = Settings()
-    events = list(center(args.days, args.agents, not args.no_transcripts))
+    events = [event for day in center_days(args.days, args.agents, START,
+                                           transcripts=not args.no_transcripts)
+              for event in day]
     batches = messages(events, settings.topic_partitions, args.per_message, args.per_batch)
     profiler = cProfile.Profile() if args.profile else None
     if profiler is not None:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,14 +41,14 @@ def history_start(now: datetime | None = None) -> datetime:
     return today - timedelta(days=HISTORY_DAYS)
 
 
-def center_days(days: int, agents: int,
-                start_day: datetime | None = None) -> Iterator[list[dict[str, object]]]:
+def center_days(days: int, agents: int, start_day: datetime | None = None,
+                transcripts: bool = True) -> Iterator[list[dict[str, object]]]:
     """Each simulated day's events (08:00-20:00 centre), one list a day."""
     first = start_day or history_start()
     for day in range(days):
         start = first + timedelta(days=day)
-        yield list(simulate(default_config(hours=12, seed=500 + day, agents=agents,
-                                           start=start)))
+        yield list(simulate(replace(default_config(hours=12, seed=500 + day, agents=agents,
+                                                   start=start), transcripts=transcripts)))
 
 
 def week(servers: Servers, workdir: Path, days: int = 7, agents: int = 1000) -> dict[str, object]:

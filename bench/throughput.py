@@ -150,7 +150,7 @@ def floorpulse_worker(settings: Settings, total: int, workers: int = 1) -> dict[
 
 def exact(settings: Settings, events: list[dict[str, object]]) -> dict[str, float]:
     """Whether the intervals the workers published equal ``floorpulse report`` of the same
-    events: the share of interval rows that differ (0 when exact)."""
+    events: how many interval rows differ (0 when exact)."""
     want = [{k: v for k, v in row.items() if k != "status"}
             for row in report_rows((EVENT_ADAPTER.validate_python(e) for e in events), settings)]
     got = [{k: v for k, v in row.items() if k != "status"}
