@@ -29,6 +29,7 @@ import orjson
 from bench.memory import center_days
 from stream.agents.process_events import EventProcessor
 from stream.alerts.rules import settings_config
+from stream.app import tune_gc
 from stream.events import raw_key
 from stream.kafka import partition_for
 from stream.metrics.merge import diff_snapshots, snapshot
@@ -177,6 +178,7 @@ def main() -> None:
                                            transcripts=not args.no_transcripts)
               for event in day]
     batches = messages(events, settings.topic_partitions, args.per_message, args.per_batch)
+    tune_gc()  # as the worker does once started
     profiler = cProfile.Profile() if args.profile else None
     if profiler is not None:
         profiler.enable()

@@ -258,6 +258,12 @@ _CUE_PATTERN = re.compile(
     r"(?<![\w'])(?:" + "|".join(f"(?P<{name}>{pattern})" for name, _, _, pattern in CUES)
     + r")(?![\w'])",
 )
+# The same alternation without the names: it finds the same matches at the same places,
+# twice as fast (a named group costs the engine its marks at every place it tries), and
+# the named pattern is then matched only where a cue was found, for its name.
+_CUE_SCAN = re.compile(
+    r"(?<![\w'])(?:" + "|".join(f"(?:{pattern})" for _, _, _, pattern in CUES) + r")(?![\w'])",
+)
 _CUE_WEIGHT: dict[str, float] = {name: weight for name, weight, _, _ in CUES}
 _NEGATABLE: frozenset[str] = frozenset(name for name, _, negatable, _ in CUES if negatable)
 # A negation just before a cue ("not delayed", "wasn't on hold", "no crash"), within one word.
@@ -283,11 +289,12 @@ def cues(text: str) -> list[str]:
     """The names of the complaint cues found in ``text``, in order (also explains a score)."""
     lowered = text.lower().translate(_APOSTROPHES)
     found: list[str] = []
-    for match in _CUE_PATTERN.finditer(lowered):
-        name = match.lastgroup
-        if name is None:  # pragma: no cover - every alternative is a named group
+    for found_at in _CUE_SCAN.finditer(lowered):
+        start = found_at.start()
+        match = _CUE_PATTERN.match(lowered, start)  # the same alternative, by its name
+        name = match.lastgroup if match is not None else None
+        if name is None:  # pragma: no cover - the scan found it, every alternative is named
             continue
-        start = match.start()
         if name in _NEGATABLE and _NEGATED_BEFORE.search(lowered, max(0, start - 24), start):
             continue
         found.append(name)

@@ -354,3 +354,63 @@ def test_evaluate_prints_the_figures_of_a_labelled_csv(
     out = capsys.readouterr().out
     assert "3 messages, 1 labelled negative" in out
     assert "precision 1.000  recall 1.000  F1 1.000  (tp 1, fp 0, fn 0, tn 2)" in out
+
+
+# Words of the cues and around them, so that generated texts meet cues, near-misses
+# ("unhappy", "holding"), negations and the "?!" ending often.
+_CUE_WORDS = (
+    "still", "on", "hold", "waiting", "not", "no", "never", "charged", "twice", "my", "bag",
+    "lost", "flight", "delayed", "why", "is", "the", "app", "down", "again", "transferred",
+    "me", "around", "refund", "money", "back", "hung", "up", "#epicfail", "fail", "wasn't",
+    "can't", "really", "?", "!", "?!", "...", "holding", "unhappy", "stillness", "3rd",
+    "time", "calling", "where's", "what's", "point", "speak", "to", "a", "human", "'",
+)
+
+
+def _texts_of_the_simulator() -> list[str]:
+    from producers import simulator_text
+    texts: list[str] = []
+    for name in dir(simulator_text):
+        value = getattr(simulator_text, name)
+        if name.isupper() and isinstance(value, tuple):
+            for item in value:
+                texts.extend(item if isinstance(item, tuple) else (item,))
+    return [text for text in texts if isinstance(text, str)]
+
+
+def _named_cues(text: str) -> list[tuple[int, int, str | None]]:
+    """Where the cue pattern with its named alternatives matches, and which one."""
+    from stream.sentiment.scoring import _APOSTROPHES, _CUE_PATTERN
+    lowered = text.lower().translate(_APOSTROPHES)
+    return [(m.start(), m.end(), m.lastgroup) for m in _CUE_PATTERN.finditer(lowered)]
+
+
+def _scanned_cues(text: str) -> list[tuple[int, int, str | None]]:
+    from stream.sentiment.scoring import _APOSTROPHES, _CUE_PATTERN, _CUE_SCAN
+    lowered = text.lower().translate(_APOSTROPHES)
+    out = []
+    for m in _CUE_SCAN.finditer(lowered):
+        named = _CUE_PATTERN.match(lowered, m.start())
+        assert named is not None and named.end() == m.end()
+        out.append((m.start(), m.end(), named.lastgroup))
+    return out
+
+
+def test_the_unnamed_cue_scan_finds_what_the_named_pattern_finds_in_the_simulators_texts(
+) -> None:
+    texts = _texts_of_the_simulator()
+    assert len(texts) > 100
+    found = 0
+    for text in texts:
+        assert _scanned_cues(text) == _named_cues(text), text
+        found += len(_named_cues(text))
+    assert found > 20  # the texts do meet cues (34 matches)
+
+
+@given(st.lists(st.sampled_from(_CUE_WORDS), max_size=14),
+       st.sampled_from((" ", "  ", ", ", "-", "")))
+@settings(max_examples=400, deadline=None)
+def test_the_unnamed_cue_scan_finds_what_the_named_pattern_finds(words: list[str],
+                                                                 sep: str) -> None:
+    text = sep.join(words)
+    assert _scanned_cues(text) == _named_cues(text)
