@@ -148,7 +148,8 @@ async def run(batches: list[list[_Event]], settings: Settings, publish_every: in
                 orjson.dumps(views[partition].to_json())
             snap = snapshot(tenant, list(views.values()), publisher.calendar, publisher.rules,
                             publisher.lateness_ms, settings.rolling_minutes,
-                            settings.topic_partitions, wfm=publisher.wfm)
+                            settings.topic_partitions, wfm=publisher.wfm,
+                            closed_rows=publisher.closed_rows.setdefault(tenant, {}))
             diff_snapshots(previous.get(tenant), snap)
             orjson.dumps(snap)
             previous[tenant] = snap

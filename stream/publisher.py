@@ -66,6 +66,8 @@ class RedisPublisher:
         # Seconds spent computing (views, snapshots, differences; not waiting for Redis):
         # the worker spaces its turns by it (stream/app.py).
         self.busy_s = 0.0
+        # tenant -> its closed interval rows of the day, computed once (merge.snapshot)
+        self.closed_rows: dict[str, dict[tuple[str, int], dict[str, object]]] = {}
 
     @property
     def foreign_views(self) -> dict[str, list[PartitionView]]:
@@ -140,7 +142,8 @@ class RedisPublisher:
                 await self._write_closed(tenant, *publication.closing[tenant])
             with self._computing():
                 snap = snapshot(tenant, views, self.calendar, self.rules, self.lateness_ms,
-                                s.rolling_minutes, self.partitions, wfm=self.wfm)
+                                s.rolling_minutes, self.partitions, wfm=self.wfm,
+                                closed_rows=self.closed_rows.setdefault(tenant, {}))
             snap.update(totals)
             snap["published_at"] = now
             if await self._write_snapshot(tenant, snap, force=self.due(tenant, now)):

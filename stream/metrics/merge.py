@@ -167,13 +167,23 @@ def interval_rows(tenant: str, views: Sequence[PartitionView], calendar: Calenda
 
 def snapshot(tenant: str, views: Sequence[PartitionView], calendar: Calendar, rules: Rules,
              lateness_ms: int, rolling_minutes: int,
-             partitions: int | None = None, wfm: WfmRules | None = None) -> dict[str, object]:
+             partitions: int | None = None, wfm: WfmRules | None = None,
+             closed_rows: dict[tuple[str, int], dict[str, object]] | None = None,
+             ) -> dict[str, object]:
     """The tenant's live figures (docs/live-state.md), as of its stream time. ``wfm``: the
-    workforce-management settings (default: the defaults)."""
+    workforce-management settings (default: the defaults).
+
+    ``closed_rows``: the caller's store of the tenant's closed interval rows, kept from one
+    call to the next (a closed interval's row never changes: docs/metrics.md, "Closing"),
+    so that a snapshot computes only the open intervals' rows; the rows of earlier days
+    are dropped from it."""
     merged = Merged(views, partitions)
     now = merged.now
     today = calendar.day_of(now)
     day_start, day_end = calendar.day_bounds(today)
+    if closed_rows is not None:
+        for key in [key for key in closed_rows if key[1] < day_start]:
+            del closed_rows[key]
     window_from = minute_start(now) - (rolling_minutes - 1) * MINUTE_MS
     queue_names = sorted(merged.queues())
 
@@ -232,9 +242,14 @@ def snapshot(tenant: str, views: Sequence[PartitionView], calendar: Calendar, ru
                 "abandon_rate")}},
             "agents": agents_by_queue[queue],
         }
-        rows = [merged.row(tenant, queue, start, rule, calendar, lateness_ms)
-                for start in range(day_start, min(day_end, interval_start(now) + 1),
-                                   INTERVAL_MS)]
+        rows = []
+        for start in range(day_start, min(day_end, interval_start(now) + 1), INTERVAL_MS):
+            row = closed_rows.get((queue, start)) if closed_rows is not None else None
+            if row is None:
+                row = merged.row(tenant, queue, start, rule, calendar, lateness_ms)
+                if closed_rows is not None and row["status"] == "closed":
+                    closed_rows[queue, start] = row
+            rows.append(row)
         intervals[queue] = {"rows": rows}
         queues[queue]["peak_waiting"] = max(  # type: ignore[index]
             (int(r["peak_waiting"]) for r in rows  # type: ignore[call-overload]

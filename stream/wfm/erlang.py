@@ -17,8 +17,12 @@ With N ≤ A the queue grows without bound: C = 1, SL = 0, ASA infinite.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 MAX_AGENTS = 10_000
+# Publishing computes the same figures turn after turn (a forecast interval's required
+# agents, the service level of a staffing level): pure functions of their arguments, kept.
+CACHED = 65_536
 
 
 def traffic(rate_per_s: float, aht_s: float) -> float:
@@ -44,6 +48,7 @@ def erlang_c(agents: int, erlangs: float) -> float:
     return agents * b / (agents - erlangs * (1 - b))
 
 
+@lru_cache(maxsize=CACHED)
 def service_level(agents: int, rate_per_s: float, aht_s: float, threshold_s: float) -> float:
     """Share of contacts answered within ``threshold_s``."""
     a = traffic(rate_per_s, aht_s)
@@ -65,18 +70,28 @@ def asa_s(agents: int, rate_per_s: float, aht_s: float) -> float:
     return erlang_c(agents, a) * aht_s / (agents - a)
 
 
+@lru_cache(maxsize=CACHED)
 def agents_needed(rate_per_s: float, aht_s: float, threshold_s: float, target: float,
                   max_occupancy: float = 1.0) -> int:
     """The fewest agents whose service level within ``threshold_s`` reaches ``target``
-    (and whose occupancy A / N is at most ``max_occupancy``). 0 when nothing is offered."""
+    (and whose occupancy A / N is at most ``max_occupancy``). 0 when nothing is offered.
+
+    :func:`service_level` of N, N + 1, ... until it reaches the target, with the Erlang B
+    recursion carried from one N to the next (the same operations in the same order, so
+    the same floats, in O(N) rather than O(N²))."""
     a = traffic(rate_per_s, aht_s)
     if a <= 0:
         return 0
     n = max(1, math.floor(a) + 1)
     if max_occupancy < 1.0:
         n = max(n, math.ceil(a / max_occupancy))
+    b = 1.0
+    for k in range(1, min(n, MAX_AGENTS)):
+        b = a * b / (k + a * b)
     while n < MAX_AGENTS:
-        if service_level(n, rate_per_s, aht_s, threshold_s) >= target:
+        b = a * b / (n + a * b)  # B(n)
+        c = n * b / (n - a * (1 - b))  # C(n): n > a here
+        if max(0.0, 1.0 - c * math.exp(-(n - a) * threshold_s / aht_s)) >= target:
             return n
         n += 1
     return MAX_AGENTS

@@ -8,6 +8,7 @@ has already merged.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from stream.metrics.definitions import (
@@ -99,14 +100,15 @@ def wfm_sections(views: Sequence[PartitionView], agents: Mapping[str, Mapping[st
             at_now, at_since, full = agent_adherence(pieces, tally, state, reason, now, rules)
             piece = activity_at(pieces, now)
             activity = piece[2] if piece is not None else None
+            work = _work_by_slot(tuple((start, end) for start, end, act in pieces
+                                       if rules.is_work(act)))
             for queue in queues:
                 by_slot = staffed.setdefault(queue, {})
                 for slot, ms in full.staffed.items():
                     by_slot[slot] = by_slot.get(slot, 0) + ms
                 plan = planned.setdefault(queue, {})
-                for start, end, act in pieces:
-                    if rules.is_work(act):
-                        _spread(plan, start, end)
+                for slot, ms in work:
+                    plan[slot] = plan.get(slot, 0) + ms
                 if state in STAFFED_STATES:
                     staffed_now[queue] = staffed_now.get(queue, 0) + 1
             if not pieces and state == "logged_out":
@@ -174,13 +176,19 @@ def wfm_sections(views: Sequence[PartitionView], agents: Mapping[str, Mapping[st
     return adherence, sections, teams
 
 
-def _spread(by_slot: dict[int, int], start: int, end: int) -> None:
-    t = start
-    while t < end:
-        slot = interval_start(t)
-        stop = min(end, slot + INTERVAL_MS)
-        by_slot[slot] = by_slot.get(slot, 0) + stop - t
-        t = stop
+@lru_cache(maxsize=65_536)
+def _work_by_slot(spans: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+    """An agent's scheduled work time by interval: ``(slot, ms)``. Kept: a schedule is the
+    same turn after turn (publishing asks for every agent's at every turn)."""
+    by_slot: dict[int, int] = {}
+    for start, end in spans:
+        t = start
+        while t < end:
+            slot = interval_start(t)
+            stop = min(end, slot + INTERVAL_MS)
+            by_slot[slot] = by_slot.get(slot, 0) + stop - t
+            t = stop
+    return tuple(by_slot.items())
 
 
 def _next_activity(pieces: Sequence[Piece], now: int) -> dict[str, object] | None:

@@ -56,3 +56,28 @@ def test_edge_cases() -> None:
     low, high = (erlang.service_level(n, RATE, AHT, 20) for n in (12, 13))
     assert erlang.service_level_fractional(12.5, RATE, AHT, 20) == pytest.approx(
         (low + high) / 2)
+
+
+def _fewest_by_definition(rate: float, aht: float, threshold: float, target: float,
+                          max_occupancy: float) -> int:
+    """The definition, searched the slow way: the first N above the traffic (and within the
+    occupancy) whose service level reaches the target."""
+    a = erlang.traffic(rate, aht)
+    if a <= 0:
+        return 0
+    n = 1
+    while n <= a or n < a / max_occupancy or (
+            erlang.service_level(n, rate, aht, threshold) < target):
+        n += 1
+    return n
+
+
+@pytest.mark.parametrize("max_occupancy", [1.0, 0.85])
+def test_agents_needed_is_the_fewest_agents_whose_service_level_reaches_the_target(
+        max_occupancy: float) -> None:
+    for rate in (0.001, 0.02, 0.1, 0.5, 1.7, 4.0):
+        for aht in (30.0, 180.0, 420.0):
+            for threshold, target in ((20.0, 0.8), (60.0, 0.9), (10.0, 0.95)):
+                assert erlang.agents_needed(rate, aht, threshold, target, max_occupancy) == (
+                    _fewest_by_definition(rate, aht, threshold, target, max_occupancy)), (
+                    rate, aht, threshold, target)
