@@ -24,7 +24,7 @@ from stream.agents.process_events import EventProcessor
 from stream.alert_worker import EVALUATOR_PARTITION, AlertWorker
 from stream.alerts.rules import settings_config
 from stream.metrics.partition import PartitionState
-from stream.publisher import Publication, RedisPublisher
+from stream.publisher import Publication, RedisPublisher, turn_spacing
 from stream.qa.worker import (
     REPEAT_SIGNAL,
     SIGNAL_HEADER,
@@ -45,10 +45,6 @@ CHANGELOG_BATCH_BYTES = 512 * 1024  # a batch's changelog writes go in few recor
 # Stream time between two sweeps of the repeat-customer table for customers no contact can
 # find any more (stream/qa/worker.py, stale_customers).
 CUSTOMER_SWEEP_MS = 6 * 3_600_000
-# Publishing turns may take at most this share of the worker's time: a turn that computed
-# for t seconds is followed by the next no sooner than t / share later. Live (small turns)
-# this changes nothing; in a catch-up or a replay the turns thin out and the batches go on.
-PUBLISH_SHARE = 0.25
 # Objects allocated between two young collections of the garbage collector. The default
 # (700) makes the collector run every ~100 events, and its older generations walk the whole
 # live state (docs/performance.md, "Garbage collection").
@@ -321,12 +317,16 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
     async def publishing() -> None:
         """A turn every ``publish_interval_s``, measured from the start of one turn to the
         next (a turn's own time does not add to the interval, as with a timer that sleeps
-        the interval after each), or less often when turns compute long (``PUBLISH_SHARE``)."""
+        the interval after each), or less often while the processor is behind and turns
+        compute long (``turn_spacing``)."""
         interval = settings.publish_interval_s
-        dropped_at = time.monotonic()
+        dropped_at = previous = time.monotonic()
+        processing = processor.busy_s
         while not app.should_stop:
             started = time.monotonic()
             busy = publisher.busy_s
+            period, previous = started - previous, started
+            processed_s, processing = processor.busy_s - processing, processor.busy_s
             try:
                 await publish_live_state()
                 if started - dropped_at >= 60:
@@ -335,7 +335,7 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
                         {t for state in processor.states.values() for t in state.tenants()})
             except Exception:  # Redis away for a moment: try again at the next turn
                 logger.exception("publishing failed")
-            spacing = max(interval, (publisher.busy_s - busy) / PUBLISH_SHARE)
+            spacing = turn_spacing(interval, publisher.busy_s - busy, processed_s, period)
             await asyncio.sleep(max(0.0, spacing - (time.monotonic() - started)))
 
     async def publish_live_state() -> None:

@@ -36,6 +36,23 @@ logger = logging.getLogger(__name__)
 
 DAY_S = 86_400
 
+# While the processor is behind (busy more than BEHIND_SHARE of the time since the last
+# turn: a catch-up or a replay), publishing turns may take at most PUBLISH_SHARE of the
+# worker's time: a turn that computed for t seconds is followed by the next no sooner than
+# t / share later, and the batches go on. Live, the turns keep their interval.
+PUBLISH_SHARE = 0.25
+BEHIND_SHARE = 0.5
+
+
+def turn_spacing(interval_s: float, turn_s: float, processing_s: float,
+                 period_s: float) -> float:
+    """Seconds from the start of a publishing turn to the start of the next: the interval,
+    or longer when the processor was busy more than ``BEHIND_SHARE`` of the last
+    ``period_s`` (``processing_s`` of it) and the turn computed long (``turn_s``)."""
+    if period_s > 0 and processing_s / period_s > BEHIND_SHARE:
+        return max(interval_s, turn_s / PUBLISH_SHARE)
+    return interval_s
+
 
 @dataclass(slots=True)
 class Publication:

@@ -125,6 +125,7 @@ class EventProcessor:
         # Evaluates the alert rules at the instants of stream time events close, on the
         # worker that evaluates them (stream/alert_worker.py); None on the others.
         self.alerts: LiveAlerts | None = None
+        self.busy_s = 0.0  # seconds spent on batches, acknowledgements included
 
     # ----------------------------------------------------------- rebalance
     def state(self, partition: int) -> PartitionState:
@@ -203,73 +204,81 @@ class EventProcessor:
         """``messages``: Faust events (``.message`` with topic, partition, offset, value).
         Returns once everything the batch changed is acknowledged by the broker."""
         async with self.lock:
-            self._expire(due_only=True)
-            touched: set[int] = set()
-            sent: list[Awaitable[Any]] = []
-            rewound: set[int] = set()
-            alerts = self.alerts
-            for fevent in messages:
-                msg = fevent.message
-                partition, offset = msg.partition, msg.offset
-                if partition in rewound:
-                    continue
-                prog = self.progress.get(partition)
-                if prog is None:
-                    prog = self.progress[partition] = Progress()
-                if 0 <= prog.offset < offset - 1 and self.gaps.get(partition) != offset:
-                    # Messages missing: Faust drops some in a rebalance. Read them again
-                    # (once: a gap met twice is real, as left by a transactional producer).
-                    logger.warning("partition %d: offset %d follows %d; reading again from %d",
-                                   partition, offset, prog.offset, prog.offset + 1)
-                    self.gaps[partition] = offset
-                    rewound.add(partition)
-                    await self.seek(partition, prog.offset + 1)
-                    continue
-                marker = _marker(msg.headers)
-                signal = None if marker is not None else _header(msg.headers, SIGNAL_HEADER)
-                if marker is not None:
-                    self.markers.setdefault(marker, set()).add(partition)
-                elif signal is not None:  # a repeat-customer signal (stream/qa/customers.py)
-                    refused = (self.qa.apply_signal(self.state(partition), msg.value)
-                               if self.qa is not None and offset > prog.offset else None)
-                    if refused is not None:
-                        prog.dead_letters += 1
-                        sent.append(await self.send_dead_letter(dead_letter_value(
-                            Rejected(reason=refused, raw=msg.value or b""), msg.topic,
-                            partition, offset)))
-                elif offset > prog.offset:  # else: applied and stored before a crash
-                    live = self.state(partition)
-                    events, rejects = decode_message(msg.value)
-                    applied = 0
-                    for event in events:
+            started = time.perf_counter()
+            try:
+                await self._process(messages)
+            finally:
+                self.busy_s += time.perf_counter() - started
+
+    async def _process(self, messages: Sequence[Any]) -> None:
+        """:meth:`process`, under the lock."""
+        self._expire(due_only=True)
+        touched: set[int] = set()
+        sent: list[Awaitable[Any]] = []
+        rewound: set[int] = set()
+        alerts = self.alerts
+        for fevent in messages:
+            msg = fevent.message
+            partition, offset = msg.partition, msg.offset
+            if partition in rewound:
+                continue
+            prog = self.progress.get(partition)
+            if prog is None:
+                prog = self.progress[partition] = Progress()
+            if 0 <= prog.offset < offset - 1 and self.gaps.get(partition) != offset:
+                # Messages missing: Faust drops some in a rebalance. Read them again
+                # (once: a gap met twice is real, as left by a transactional producer).
+                logger.warning("partition %d: offset %d follows %d; reading again from %d",
+                               partition, offset, prog.offset, prog.offset + 1)
+                self.gaps[partition] = offset
+                rewound.add(partition)
+                await self.seek(partition, prog.offset + 1)
+                continue
+            marker = _marker(msg.headers)
+            signal = None if marker is not None else _header(msg.headers, SIGNAL_HEADER)
+            if marker is not None:
+                self.markers.setdefault(marker, set()).add(partition)
+            elif signal is not None:  # a repeat-customer signal (stream/qa/customers.py)
+                refused = (self.qa.apply_signal(self.state(partition), msg.value)
+                           if self.qa is not None and offset > prog.offset else None)
+                if refused is not None:
+                    prog.dead_letters += 1
+                    sent.append(await self.send_dead_letter(dead_letter_value(
+                        Rejected(reason=refused, raw=msg.value or b""), msg.topic,
+                        partition, offset)))
+            elif offset > prog.offset:  # else: applied and stored before a crash
+                live = self.state(partition)
+                events, rejects = decode_message(msg.value)
+                applied = 0
+                for event in events:
+                    if alerts is not None:
+                        alerts.before(event)
+                    try:
+                        refused = live.refusal(event)
+                    except Exception as exc:  # never stop the worker for one event
+                        logger.exception("event %s could not be applied", event.event_id)
+                        refused = f"internal error: {exc!r}"
+                    if refused is None:
+                        applied += 1
                         if alerts is not None:
-                            alerts.before(event)
-                        try:
-                            refused = live.refusal(event)
-                        except Exception as exc:  # never stop the worker for one event
-                            logger.exception("event %s could not be applied", event.event_id)
-                            refused = f"internal error: {exc!r}"
-                        if refused is None:
-                            applied += 1
-                            if alerts is not None:
-                                alerts.applied(event)
-                        else:
-                            rejects.append(Rejected(
-                                reason=REFUSALS.get(refused, refused).format(
-                                    lateness=live.lateness_ms / 1000),
-                                raw=orjson.dumps(
-                                    event.model_dump(mode="json", exclude_none=True))))
-                    for reject in rejects:
-                        sent.append(await self.send_dead_letter(
-                            dead_letter_value(reject, msg.topic, partition, offset)))
-                    prog.processed += applied
-                    prog.dead_letters += len(rejects)
-                if offset > prog.offset:
-                    prog.offset = offset
-                    touched.add(partition)
-            if self.qa is not None:
-                sent.extend(await self.qa.after_batch(self.states))
-            await self._persist(touched, sent)
+                            alerts.applied(event)
+                    else:
+                        rejects.append(Rejected(
+                            reason=REFUSALS.get(refused, refused).format(
+                                lateness=live.lateness_ms / 1000),
+                            raw=orjson.dumps(
+                                event.model_dump(mode="json", exclude_none=True))))
+                for reject in rejects:
+                    sent.append(await self.send_dead_letter(
+                        dead_letter_value(reject, msg.topic, partition, offset)))
+                prog.processed += applied
+                prog.dead_letters += len(rejects)
+            if offset > prog.offset:
+                prog.offset = offset
+                touched.add(partition)
+        if self.qa is not None:
+            sent.extend(await self.qa.after_batch(self.states))
+        await self._persist(touched, sent)
 
     async def _persist(self, touched: set[int], sent: list[Awaitable[Any]]) -> None:
         """Write what changed, once per key per batch, to its partition's changelog; then,
