@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from bisect import insort
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from stream.sentiment.config import SentimentSettings
@@ -58,6 +58,8 @@ class CustomerMessage:
     event_id: str
     score: float
     text: str  # the scored part (at most MAX_SCORED_CHARS)
+    # The configured escalation phrases in ``text``, found once when it is added.
+    phrases: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +112,8 @@ class ConversationSentiment:
             return False
         text = text[:MAX_SCORED_CHARS]
         value = score(text) if message_score is None else message_score
-        message = CustomerMessage(ts_ms, event_id, value, text)
+        message = CustomerMessage(ts_ms, event_id, value, text, tuple(
+            escalation_phrases(text, self.settings.escalation_phrases)))
         insort(self._messages, message)
         if len(self._messages) > self.settings.keep_first + self.settings.window:
             return self._messages.pop(self.settings.keep_first) is not message
@@ -164,7 +167,7 @@ class ConversationSentiment:
                 found.append(Flag("sharp_drop", evidence, value=change))
         said: dict[str, list[CustomerMessage]] = {}
         for message in self._recent():
-            for phrase in escalation_phrases(message.text, settings.escalation_phrases):
+            for phrase in message.phrases:
                 said.setdefault(phrase, []).append(message)
         found.extend(Flag("escalation_phrase", tuple(messages), phrase=phrase)
                      for phrase, messages in said.items())
