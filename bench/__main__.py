@@ -1,4 +1,4 @@
-"""floorpulse benchmarks: ``python -m bench [--events N] [--runs R] [--only PARTS]``
+"""floorpulse benchmarks: ``python -m bench [--events N] [--runs R] [--only PARTS] [--no-text]``
 (or ``make bench``). Prints a table and writes ``bench/results.json``.
 
 Parts (issue 4; every figure a median of R runs measured side by side in one run):
@@ -123,17 +123,21 @@ def main() -> None:
     parser.add_argument("--naive-events", type=int, default=20_000,
                         help="events for the naive Faust app (it reads ~2-3k events/s)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-text", action="store_true",
+                        help="engine, throughput and workers without transcripts and chat "
+                             "messages: the contact and agent events of issues 1-3 (every "
+                             "feature of the worker stays on)")
     parser.add_argument("--only", default=",".join(PARTS),
                         help=f"comma-separated parts of: {', '.join(PARTS)}, latency, fanout")
     args = parser.parse_args()
     parts = set(args.only.split(","))
     results: dict[str, Any] = {
-        "events": args.events, "runs": args.runs,
+        "events": args.events, "runs": args.runs, "text": not args.no_text,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
     rows: list[tuple[str, str]] = []
-    events = (simulated_events(args.events) if parts & {"engine", "throughput", "workers"}
-              else [])
+    events = (simulated_events(args.events, text=not args.no_text)
+              if parts & {"engine", "throughput", "workers"} else [])
     if "engine" in parts:
         engine = [bench_engine(events) for _ in range(args.runs)]
         results["engine_events_per_s"] = statistics.median(engine)

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,13 +40,18 @@ except ImportError:  # optional: /proc is read instead
     psutil = None
 
 
-def simulated_events(count: int, seed: int = 100) -> list[dict[str, object]]:
-    """``count`` events of a simulated 200-agent center (as many 12-hour days as needed)."""
+def simulated_events(count: int, seed: int = 100,
+                     text: bool = True) -> list[dict[str, object]]:
+    """``count`` events of a simulated 200-agent center (as many 12-hour days as needed);
+    without ``text``, no transcripts and no chat messages: the contact and agent events
+    (and the schedules and forecasts) that the figures of issues 1-3 read."""
     events: list[dict[str, object]] = []
     day = 0
     while len(events) < count:
         start = datetime(2026, 11, 23, 8, tzinfo=UTC).replace(day=23 + day)
         config = default_config(hours=12, seed=seed + day, agents=200, start=start)
+        if not text:
+            config = replace(config, transcripts=False, chat_messages=False)
         events.extend(simulate(config))
         day += 1
     return events[:count]
