@@ -214,8 +214,18 @@ class ContactQaStore:
         self.dirty.clear()
         self.pending.clear()
 
-    def forget(self, keys: Iterable[ContactKey]) -> list[ContactKey]:
-        """Drop archived contacts; returns those that had QA state (to delete)."""
+    def forget(self, keys: Iterable[ContactKey],
+               facts_of: Mapping[ContactKey, ContactFacts] | None = None) -> list[ContactKey]:
+        """Drop archived contacts, and (given the partition's facts) the QA state of
+        contacts that have no facts, evaluated already: a repeat signal that came after its
+        contact was archived (a catch-up: the repeat-customer agent runs behind the events)
+        left one, which no archiving would drop. Returns those that had QA state (to
+        delete)."""
+        keys = list(keys)
+        if facts_of is not None:
+            keys.extend(key for key in self.contacts
+                        if key not in facts_of and key not in self.pending
+                        and key not in self.dirty)
         dropped = []
         for key in keys:
             self.live.pop(key, None)

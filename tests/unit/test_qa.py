@@ -159,6 +159,39 @@ def test_the_state_of_a_contact_survives_dump_and_load_without_sending_again() -
     assert other.qa.evaluate(other.contacts)[0] == []
 
 
+def test_qa_state_left_by_a_repeat_signal_after_its_contact_was_archived_goes_at_expiry(
+        ) -> None:
+    """In a catch-up the repeat-customer agent runs behind the events: a signal can come
+    for a contact already archived. Its QA state is evaluated, then dropped (and deleted
+    from the changelog) at the next expiry, not kept for ever."""
+    from stream.qa.signals import Repeat
+    from stream.qa.worker import QaFlags, qa_key
+    state = new_partition_state(Settings(), flags=FLAGS)
+    assert state.qa is not None
+    for event in (ev("contact.queued", 0, "r1", queue="billing", channel="chat"),
+                  ev("contact.answered", 5, "r1", queue="billing", agent_id="a1"),
+                  say(10, "Where is my order?", "r1"),
+                  ev("contact.ended", 60, "r1", agent_id="a1"),
+                  ev("contact.wrapped", 90, "r1", agent_id="a1"),
+                  ev("contact.queued", 3 * 3600, "r2", queue="billing", channel="chat")):
+        state.apply(event)
+    state.qa.evaluate(state.contacts)
+    state.qa.dirty.clear()  # persisted
+    deleted: list[bytes] = []
+    archived, _ = state.expire()
+    assert ("default", "r1") in {key for key, _ in archived}
+    QaFlags.forget(0, state, [key for key, _ in archived], lambda _p, key: deleted.append(key))
+    assert ("default", "r1") not in state.qa.contacts and deleted == [qa_key("default", "r1")]
+
+    state.qa.apply_repeat(("default", "r1"), Repeat("r0", 0, 0))  # late
+    state.qa.evaluate(state.contacts)
+    state.qa.dirty.clear()  # persisted
+    assert ("default", "r1") in state.qa.contacts
+    QaFlags.forget(0, state, [], lambda _p, key: deleted.append(key))
+    assert ("default", "r1") not in state.qa.contacts
+    assert deleted == [qa_key("default", "r1")] * 2
+
+
 # ---------------------------------------------------------------------- rules file
 FLAG_FILE = """
 [[flag]]
