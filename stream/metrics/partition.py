@@ -513,8 +513,13 @@ class PartitionState:
                      if until < keep_from.get(key[0], 0)]
         for key in forgotten:
             del self.archived[key]
+        # An agent's marks before the day views show go, but the last of them (the state at
+        # the day's start); an event within the lateness is later, and finds the mark it
+        # follows.
+        day_start = {tenant: self.calendar.day_bounds(self.today(tenant))[0]
+                     for tenant in self.clock}
         for (tenant, agent_id), agent in self.agents.items():
-            if agent.trim(self.clock.get(tenant, 0) - self.lateness_ms - DAY_MS):
+            if agent.trim(day_start.get(tenant, 0)):
                 self.dirty_agents.add((tenant, agent_id))
         self.prune()
         return archived, forgotten

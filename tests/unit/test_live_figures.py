@@ -350,7 +350,8 @@ def run_days(live: Live, days: int) -> list[int]:
     return held
 
 
-def test_a_week_holds_no_more_archived_contacts_than_a_day_and_its_lateness() -> None:
+def test_a_week_holds_no_more_archived_contacts_or_marks_than_a_day_and_its_lateness(
+        ) -> None:
     """Archived contributions go once no view, closing or restore needs them: the day
     views show and what is not yet written out as closed; a week holds what a day does."""
     live = state(lateness=7200)
@@ -358,6 +359,9 @@ def test_a_week_holds_no_more_archived_contacts_than_a_day_and_its_lateness() ->
     assert held[1] == held[6]  # flat after the first day
     assert held[6] <= 36 + 2  # a day's contacts, and the lost ones still waiting spans
     assert len(live.intervals[("default", "billing")]) <= 96 + 8  # a day and the lateness
+    # an agent's marks: today's, and the last before it (the state at the day's start)
+    assert [mark[0] for mark in live.agents[("default", "a9")].timeline] == [
+        to_ms(T0 + timedelta(days=day, hours=14)) for day in (5, 6)]
 
 
 def test_a_restore_after_days_of_forgetting_gives_the_same_figures() -> None:
