@@ -180,6 +180,14 @@ class ContactQaStore:
             self.dirty.add(key)
             if self._set_live(key, qa, signals):
                 tenants.add(key[0])
+        for key in self.pending:
+            if key not in facts_of and key in self.contacts:
+                # No facts: archived before a repeat signal came for it (a catch-up: the
+                # repeat-customer agent runs behind the events). Evaluated and sent; nothing
+                # more can come for it, so nothing to keep.
+                del self.contacts[key]
+                self.dirty.discard(key)
+                self.live.pop(key, None)
         self.pending.clear()
         return out, tenants
 
