@@ -8,6 +8,12 @@ records) into an in-memory table; every ``--publish-every`` batches a publishing
 prepares the views and builds the snapshots as :class:`~stream.publisher.RedisPublisher`
 does. Prints events/s for each phase; ``--profile`` adds the top functions by own time.
 
+``--memory`` feeds a day at a time instead (each day's batches written once to a file by a
+child process, kept in ``--input-dir`` for later runs, and read back one batch at a time,
+so the input is not in the figures) and prints after each day the RSS, what the worker
+holds container by container and, with ``--tracemalloc``, the traced Python memory and
+the lines allocating most.
+
 It measures what the processor and the publisher cost on the CPU, the part of the worker
 that floorpulse's code decides; bench/throughput.py measures the whole worker on a broker.
 """
