@@ -8,6 +8,12 @@ records) into an in-memory table; every ``--publish-every`` batches a publishing
 prepares the views and builds the snapshots as :class:`~stream.publisher.RedisPublisher`
 does. Prints events/s for each phase; ``--profile`` adds the top functions by own time.
 
+``--memory`` feeds a day at a time instead (each day's batches written once to a file by a
+child process, kept in ``--input-dir`` for later runs, and read back one batch at a time,
+so the input is not in the figures) and prints after each day the RSS, what the worker
+holds container by container and, with ``--tracemalloc``, the traced Python memory and
+the lines allocating most.
+
 It measures what the processor and the publisher cost on the CPU, the part of the worker
 that floorpulse's code decides; bench/throughput.py measures the whole worker on a broker.
 """
@@ -17,14 +23,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
+import multiprocessing
+import pickle
 import pstats
+import tempfile
 import time
-from collections.abc import Awaitable
+import tracemalloc
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
+import psutil
 
 from bench.memory import center_days
 from stream.agents.process_events import EventProcessor
@@ -102,42 +115,64 @@ async def _seek(partition: int, offset: int) -> None:
 
 
 def messages(events: list[dict[str, object]], partitions: int, per_message: int,
-             per_batch: int) -> list[list[_Event]]:
+             per_batch: int, next_offset: dict[int, int] | None = None) -> list[list[_Event]]:
     """Messages as the producers cut them (per partition, ``per_message`` events each),
-    then grouped in batches as a worker reads them: one message of each partition."""
+    then grouped in batches as a worker reads them: one message of each partition.
+    ``next_offset`` (partition -> offset of its next message, updated): to go on from
+    earlier messages; else from offset 0."""
+    offsets = next_offset if next_offset is not None else {}
     by_partition: list[list[dict[str, object]]] = [[] for _ in range(partitions)]
     for event in events:
         key = raw_key(event)
         by_partition[partition_for(key, partitions) if key is not None else 0].append(event)
-    queues = [[_Event(_Message("events", p, i // per_message,
+    queues = [[_Event(_Message("events", p, offsets.get(p, 0) + i // per_message,
                                orjson.dumps(evs[i:i + per_message])))
                for i in range(0, len(evs), per_message)]
               for p, evs in enumerate(by_partition)]
+    for p, queue in enumerate(queues):
+        offsets[p] = offsets.get(p, 0) + len(queue)
     rounds = [[q[i] for q in queues if i < len(q)] for i in range(max(map(len, queues)))]
     return [[m for r in rounds[i:i + per_batch] for m in r]
             for i in range(0, len(rounds), per_batch)]
 
 
-async def run(batches: list[list[_Event]], settings: Settings, publish_every: int,
-              qa: bool) -> dict[str, float]:
-    config = settings_config(settings.rules_file)
-    center_calendar = calendar(settings)
-    table = MemoryTable()
-    flags = QaFlags(_send_records, _send_records, settings.topic_partitions) if qa else None
-    processor = EventProcessor(
-        lambda: new_partition_state(settings, center_calendar, config.flags if qa else None),
-        table, _send, _seek, flags)
-    publisher = RedisPublisher(settings, None)  # type: ignore[arg-type]
-    processing = publishing = 0.0
-    previous: dict[str, Any] = {}
-    for n, batch in enumerate(batches, 1):
-        started = time.perf_counter()
-        await processor.process(batch)
-        processing += time.perf_counter() - started
-        if n % publish_every and n != len(batches):
-            continue
-        started = time.perf_counter()
-        states = processor.states
+class HotPath:
+    """The worker's processor, table and publisher, fed batches as the worker reads them."""
+
+    def __init__(self, settings: Settings, publish_every: int, qa: bool) -> None:
+        config = settings_config(settings.rules_file)
+        center_calendar = calendar(settings)
+        self.settings = settings
+        self.publish_every = publish_every
+        self.table = MemoryTable()
+        flags = QaFlags(_send_records, _send_records, settings.topic_partitions) if qa else None
+        self.processor = EventProcessor(
+            lambda: new_partition_state(settings, center_calendar, config.flags if qa else None),
+            self.table, _send, _seek, flags)
+        self.publisher = RedisPublisher(settings, None)  # type: ignore[arg-type]
+        self.processing = self.publishing = 0.0
+        self.fed = 0  # batches
+        self.previous: dict[str, Any] = {}
+
+    async def feed(self, batches: list[list[_Event]], last: bool = True) -> None:
+        """Process the batches, with a publishing turn every ``publish_every`` batches fed
+        (and after the last one if ``last``)."""
+        for i, batch in enumerate(batches, 1):
+            started = time.perf_counter()
+            await self.processor.process(batch)
+            self.processing += time.perf_counter() - started
+            self.fed += 1
+            if self.fed % self.publish_every and not (last and i == len(batches)):
+                continue
+            started = time.perf_counter()
+            self.publish()
+            self.publishing += time.perf_counter() - started
+
+    def publish(self) -> None:
+        """One publishing turn, as the worker's: prepare (closing intervals), views,
+        snapshots and their differences (no Redis)."""
+        publisher, settings = self.publisher, self.settings
+        states = self.processor.states
         tenants = {t for state in states.values() for t in state.tenants()}
         publisher.closed.update({t: publisher.closed.get(t, 0) for t in tenants})
         publication = publisher.prepare(states, tenants, {}, {})
@@ -150,14 +185,143 @@ async def run(batches: list[list[_Event]], settings: Settings, publish_every: in
                             publisher.lateness_ms, settings.rolling_minutes,
                             settings.topic_partitions, wfm=publisher.wfm,
                             closed_rows=publisher.closed_rows.setdefault(tenant, {}))
-            diff_snapshots(previous.get(tenant), snap)
+            diff_snapshots(self.previous.get(tenant), snap)
             orjson.dumps(snap)
-            previous[tenant] = snap
-        publishing += time.perf_counter() - started
-    return {"processing_s": processing, "publishing_s": publishing,
-            "changelog_records": table.records, "changelog_mb": table.bytes / 1e6,
-            **{f"changelog_mb_{k}": v / 1e6 for k, v in sorted(table.by_kind.items())},
-            "processed": processor.processed, "dead_letters": processor.dead_letters}
+            self.previous[tenant] = snap
+
+    def figures(self) -> dict[str, float]:
+        table = self.table
+        return {"processing_s": self.processing, "publishing_s": self.publishing,
+                "changelog_records": table.records, "changelog_mb": table.bytes / 1e6,
+                **{f"changelog_mb_{k}": v / 1e6 for k, v in sorted(table.by_kind.items())},
+                "processed": self.processor.processed,
+                "dead_letters": self.processor.dead_letters}
+
+    def held(self) -> dict[str, int]:
+        """How much the worker holds, container by container (``--memory``)."""
+        out: dict[str, int] = {}
+
+        def add(name: str, n: int) -> None:
+            out[name] = out.get(name, 0) + n
+
+        for key, value in self.table.table.data.items():
+            add(f"table.{key.split(b'|', 2)[1].decode()}", 1)
+            add("table.value_kb", len(value or b""))
+        out["table.value_kb"] = out.get("table.value_kb", 0) >> 10
+        add("table.written_partition", len(self.table._written_partition))
+        for state in self.processor.states.values():
+            add("contacts", len(state.contacts))
+            add("contributions", len(state.contributions))
+            add("archived", len(state.archived))
+            add("agents", len(state.agents))
+            add("agent_marks", sum(len(a.timeline) for a in state.agents.values()))
+            for name in ("intervals", "minutes", "samples", "settle", "waiting", "handled",
+                         "agent_time"):
+                add(name, sum(len(v) for v in getattr(state, name).values()))
+            add("dirty_tenants", len(state.dirty_tenants))
+            wfm = state.wfm
+            add("wfm.schedules", len(wfm.schedules))
+            add("wfm.forecasts", len(wfm.forecasts))
+            add("wfm.forecast_intervals", sum(len(f.intervals) for f in wfm.forecasts.values()))
+            add("wfm.folds", len(wfm._folds))
+            add("wfm.partial", len(wfm._partial))
+            add("wfm.revision", len(wfm._revision))
+            if state.qa is not None:
+                add("qa.contacts", len(state.qa.contacts))
+                add("qa.live", len(state.qa.live))
+                add("qa.pending", len(state.qa.pending))
+        add("processor.markers", len(self.processor.markers))
+        add("publisher.previous", len(self.previous))
+        return out
+
+
+async def run(batches: list[list[_Event]], settings: Settings, publish_every: int,
+              qa: bool) -> dict[str, float]:
+    hot = HotPath(settings, publish_every, qa)
+    await hot.feed(batches)
+    return hot.figures()
+
+
+def _write_day(path: Path, day: int, agents: int, transcripts: bool, partitions: int,
+               per_message: int, per_batch: int) -> None:
+    """Write one simulated day's batches (``[(partition, value), ...]``, pickled one after
+    the other) to ``path`` (run in a child process: the generator's memory stays there)."""
+    events = next(center_days(day + 1, agents, START, transcripts=transcripts, skip=day))
+    batches = messages(events, partitions, per_message, per_batch)
+    del events
+    partial = path.with_suffix(".part")
+    with partial.open("wb") as out:
+        for batch in batches:
+            pickle.dump([(e.message.partition, e.message.value) for e in batch], out,
+                        protocol=pickle.HIGHEST_PROTOCOL)
+    partial.rename(path)
+
+
+def day_batches(directory: Path, day: int, agents: int, transcripts: bool, settings: Settings,
+                args: argparse.Namespace, next_offset: dict[int, int]) -> Iterator[list[_Event]]:
+    """One day's batches, read one at a time from the file a child process wrote (kept in
+    ``directory`` for later runs), offsets following ``next_offset`` (updated)."""
+    path = directory / (f"day{day}-a{agents}-{'t' if transcripts else 'n'}-"
+                        f"p{settings.topic_partitions}-m{args.per_message}-b{args.per_batch}.bin")
+    if not path.exists():
+        child = multiprocessing.get_context("spawn").Process(
+            target=_write_day, args=(path, day, agents, transcripts, settings.topic_partitions,
+                                     args.per_message, args.per_batch))
+        child.start()
+        child.join()
+        if child.exitcode != 0:
+            raise RuntimeError(f"generating day {day} failed ({child.exitcode})")
+    with path.open("rb") as source:
+        while True:
+            try:
+                batch = pickle.load(source)
+            except EOFError:
+                return
+            out = []
+            for partition, value in batch:
+                offset = next_offset.get(partition, 0)
+                next_offset[partition] = offset + 1
+                out.append(_Event(_Message("events", partition, offset, value)))
+            yield out
+
+
+async def run_days(days: int, agents: int, transcripts: bool, settings: Settings,
+                   args: argparse.Namespace) -> dict[str, float]:
+    """``--memory``: feed a day at a time, its batches read one by one from a file written
+    by a child process (so no input is held here but the batch being processed); after
+    each day, RSS, the traced Python memory (``--tracemalloc``) and what the worker holds,
+    container by container."""
+    hot = HotPath(settings, args.publish_every, not args.no_qa)
+    process = psutil.Process()
+    rows: list[dict[str, int]] = []
+    next_offset: dict[int, int] = {}
+    directory = Path(args.input_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    for day in range(days):
+        for batch in day_batches(directory, day, agents, transcripts, settings, args,
+                                 next_offset):
+            await hot.feed([batch], last=False)
+        del batch
+        gc.collect()
+        row = {"day": day + 1, "rss_mb": process.memory_info().rss >> 20,
+               "processed": hot.processor.processed,
+               "dead_letters": hot.processor.dead_letters}
+        if tracemalloc.is_tracing():
+            row["traced_mb"] = tracemalloc.get_traced_memory()[0] >> 20
+            top = tracemalloc.take_snapshot().statistics("lineno")[:args.top]
+            print("\n".join(f"  {stat.size >> 20:>6} MB {stat.count:>10,} "
+                            f"{stat.traceback[0].filename.rsplit('/', 2)[-1]}:"
+                            f"{stat.traceback[0].lineno}" for stat in top))
+        row.update(hot.held())
+        rows.append(row)
+        print(f"day {day + 1}: " + ", ".join(f"{k} {v:,}" for k, v in row.items()
+                                             if k != "day"), flush=True)
+    names = list(rows[-1])
+    print("\n" + "".join(f"{n:>26}" if i == 0 else f"{n[:10]:>11}"
+                         for i, n in enumerate(["what", *(str(r["day"]) for r in rows)])))
+    for name in names[1:]:
+        print(f"{name:>26}" + "".join(f"{r.get(name, 0):>11,}" for r in rows))
+    return hot.figures()
 
 
 def main() -> None:
@@ -173,8 +337,27 @@ def main() -> None:
     parser.add_argument("--no-transcripts", action="store_true")
     parser.add_argument("--no-qa", action="store_true")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--memory", action="store_true",
+                        help="a day at a time: RSS and what is held after each day")
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="with --memory: also the traced Python memory (slow)")
+    parser.add_argument("--top", type=int, default=25,
+                        help="with --tracemalloc: the lines allocating most, after each day")
+    parser.add_argument("--input-dir",
+                        default=str(Path(tempfile.gettempdir()) / "floorpulse-hotpath"),
+                        help="with --memory: where the days' batches are kept between runs")
     args = parser.parse_args()
     settings = Settings()
+    if args.memory:
+        if args.tracemalloc:
+            tracemalloc.start()
+        started = time.perf_counter()
+        figures = asyncio.run(run_days(args.days, args.agents, not args.no_transcripts,
+                                       settings, args))
+        print(f"{figures['processed']:,} events processed in {time.perf_counter() - started:.0f} s"
+              f" (processing {figures['processing_s']:.0f} s, publishing "
+              f"{figures['publishing_s']:.0f} s)")
+        return
     events = [event for day in center_days(args.days, args.agents, START,
                                            transcripts=not args.no_transcripts)
               for event in day]

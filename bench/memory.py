@@ -42,10 +42,11 @@ def history_start(now: datetime | None = None) -> datetime:
 
 
 def center_days(days: int, agents: int, start_day: datetime | None = None,
-                transcripts: bool = True) -> Iterator[list[dict[str, object]]]:
-    """Each simulated day's events (08:00-20:00 centre), one list a day."""
+                transcripts: bool = True, skip: int = 0) -> Iterator[list[dict[str, object]]]:
+    """Each simulated day's events (08:00-20:00 centre), one list a day; ``skip``: start
+    from that day of the week (the same days as without it, fewer of them)."""
     first = start_day or history_start()
-    for day in range(days):
+    for day in range(skip, days):
         start = first + timedelta(days=day)
         yield list(simulate(replace(default_config(hours=12, seed=500 + day, agents=agents,
                                                    start=start), transcripts=transcripts)))

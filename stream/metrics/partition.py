@@ -54,7 +54,6 @@ if TYPE_CHECKING:
 
 BUSY_STATES = frozenset({"on_contact", "acw"})
 DAY_MS = 86_400_000
-RETAIN_MS = 2 * DAY_MS  # how far beyond the lateness sums are kept (views show today)
 
 Vector = tuple[int, ...]
 
@@ -88,6 +87,13 @@ def lost_spans(contribution: Contribution) -> list[tuple[str, int, int]]:
     """A leg still waiting counts as waiting for ``MAX_WAIT_MS``, and only contacts quiet
     for longer are archived in progress: that time, kept as a span, keeps the peaks."""
     return [(queue, queued, queued + MAX_WAIT_MS) for queue, queued in contribution.waiting]
+
+
+def last_effect(spans: Iterable[tuple[str, int, int]], last_ts: int) -> int:
+    """The latest instant an archived contact counts in: its last event, or the end of a
+    waiting span (a leg lost while waiting counts until ``MAX_WAIT_MS`` after it was
+    queued, which can be later)."""
+    return max(last_ts, max((outcome for _, _, outcome in spans), default=last_ts))
 
 
 def is_archive_record(value: object) -> bool:
@@ -206,7 +212,8 @@ class PartitionState:
         self.dirty_contacts: set[tuple[str, str]] = set()
         self.dirty_agents: set[tuple[str, str]] = set()
         self.dirty_tenants: set[str] = set()
-        # (tenant, contact id) -> last event time, of contacts archived (sums only)
+        # (tenant, contact id) -> the latest instant it counts in (``last_effect``), of
+        # contacts archived (sums only)
         self.archived: dict[tuple[str, str], int] = {}
         # published schedules and forecasts (stream/wfm)
         self.wfm = WfmPartition(calendar, wfm_rules or WfmRules())
@@ -499,27 +506,43 @@ class PartitionState:
                     if counters is not None:
                         counters[IN_PROGRESS] -= 1
             archived.append((key, archive_record(contribution, facts.last_ts)))
-            self.archived[key] = facts.last_ts
-        forgotten: list[tuple[str, str]] = []
-        for key, last_ts in self.archived.items():
-            if (last_ts < self.clock.get(key[0], 0) - self.lateness_ms - RETAIN_MS
-                    and last_ts < self.written_until.get(key[0], 0)):
-                forgotten.append(key)
+            self.archived[key] = last_effect((*contribution.spans, *lost_spans(contribution)),
+                                             facts.last_ts)
+        keep_from = {tenant: self.keep_from(tenant) for tenant in self.clock}
+        forgotten = [key for key, until in self.archived.items()
+                     if until < keep_from.get(key[0], 0)]
         for key in forgotten:
             del self.archived[key]
+        # An agent's marks before the day views show go, but the last of them (the state at
+        # the day's start); an event within the lateness is later, and finds the mark it
+        # follows.
+        day_start = {tenant: self.calendar.day_bounds(self.today(tenant))[0]
+                     for tenant in self.clock}
         for (tenant, agent_id), agent in self.agents.items():
-            if agent.trim(self.clock.get(tenant, 0) - self.lateness_ms - DAY_MS):
+            if agent.trim(day_start.get(tenant, 0)):
                 self.dirty_agents.add((tenant, agent_id))
         self.prune()
         return archived, forgotten
 
+    def today(self, tenant: str) -> int:
+        """The day views show (the snapshot's "today"), at the earliest: the day of the
+        stream time less the lateness (the partitions' clocks differ; the snapshot's day is
+        that of the latest)."""
+        return self.calendar.day_of(max(0, self.clock.get(tenant, 0) - self.lateness_ms))
+
+    def keep_from(self, tenant: str) -> int:
+        """Periods from this instant on are kept, and the archived contributions that count
+        in them: the day views show, and every interval not yet written out as closed.
+        Nothing a view, a closing or a restore needs is older."""
+        today = self.calendar.day_bounds(self.today(tenant))[0]
+        return min(today, self.written_until.get(tenant, 0))
+
     def prune(self) -> None:
-        """Drop periods older than anything a view shows (kept: ``RETAIN_MS`` beyond the
-        lateness, and intervals not yet written out as closed; the rolling minutes just
-        beyond the lateness)."""
+        """Drop what nothing needs any more: periods before :meth:`keep_from`, per-day
+        sums of days before the one views show, the rolling minutes beyond the lateness."""
         for tenant, now in self.clock.items():
-            oldest_day = self.calendar.day_of(max(0, now - RETAIN_MS - self.lateness_ms))
-            oldest = min(now - RETAIN_MS - self.lateness_ms, self.written_until.get(tenant, 0))
+            oldest = self.keep_from(tenant)
+            oldest_day = self.today(tenant)
             recent = now - self.lateness_ms - (self.rolling_minutes + 1) * MINUTE_MS
             for table, keep_from in ((self.intervals, oldest), (self.minutes, recent)):
                 for (t, _), by_period in table.items():
@@ -544,7 +567,7 @@ class PartitionState:
     def load_archived(self, tenant: str, contact_id: str, record: list[object]) -> None:
         """Put back an archived contact's sums (restore from the changelog)."""
         contribution, last_ts = from_archive_record(record)
-        self.archived[(tenant, contact_id)] = last_ts
+        self.archived[(tenant, contact_id)] = last_effect(contribution.spans, last_ts)
         self._add(tenant, contribution, 1)
         for queue, queued, _ in contribution.legs:
             self._settle(tenant, queue, queued, last_ts)

@@ -180,6 +180,14 @@ class ContactQaStore:
             self.dirty.add(key)
             if self._set_live(key, qa, signals):
                 tenants.add(key[0])
+        for key in self.pending:
+            if key not in facts_of and key in self.contacts:
+                # No facts: archived before a repeat signal came for it (a catch-up: the
+                # repeat-customer agent runs behind the events). Evaluated and sent; nothing
+                # more can come for it, so nothing to keep.
+                del self.contacts[key]
+                self.dirty.discard(key)
+                self.live.pop(key, None)
         self.pending.clear()
         return out, tenants
 
@@ -214,8 +222,18 @@ class ContactQaStore:
         self.dirty.clear()
         self.pending.clear()
 
-    def forget(self, keys: Iterable[ContactKey]) -> list[ContactKey]:
-        """Drop archived contacts; returns those that had QA state (to delete)."""
+    def forget(self, keys: Iterable[ContactKey],
+               facts_of: Mapping[ContactKey, ContactFacts] | None = None) -> list[ContactKey]:
+        """Drop archived contacts, and (given the partition's facts) the QA state of
+        contacts that have no facts, evaluated already: a repeat signal that came after its
+        contact was archived (a catch-up: the repeat-customer agent runs behind the events)
+        left one, which no archiving would drop. Returns those that had QA state (to
+        delete)."""
+        keys = list(keys)
+        if facts_of is not None:
+            keys.extend(key for key in self.contacts
+                        if key not in facts_of and key not in self.pending
+                        and key not in self.dirty)
         dropped = []
         for key in keys:
             self.live.pop(key, None)

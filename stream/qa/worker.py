@@ -132,7 +132,7 @@ class QaFlags:
                delete: Callable[[int, bytes], None]) -> None:
         if state.qa is None:
             return
-        for tenant, contact in state.qa.forget(keys):
+        for tenant, contact in state.qa.forget(keys, state.contacts):
             delete(partition, qa_key(tenant, contact))
 
 

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from stream.events import EVENT_ADAPTER, Event
-from stream.metrics.definitions import INTERVAL_MS, Calendar, QueueRule
+from stream.metrics.definitions import INTERVAL_MS, Calendar, QueueRule, to_ms
 from stream.metrics.facts import AgentFacts, ContactFacts
 from stream.metrics.merge import diff_snapshots, snapshot
 from stream.metrics.partition import PartitionState
@@ -317,7 +317,78 @@ def test_expiry_keeps_intervals_until_they_are_written_out_as_closed() -> None:
     live.written_until["default"] = max(starts) + INTERVAL_MS  # now closed and written out
     live.expire()
     assert not live.intervals[("default", "billing")]
-    assert not live.archived  # nor are their archive records needed any more
+    # nor are their archive records needed any more, but c5's: lost while waiting, it
+    # counts as waiting for a day after it was queued (peaks of later intervals)
+    assert set(live.archived) == {("default", "c5")}
+    live.written_until["default"] = to_ms(T0 + timedelta(days=5))
+    live.expire()
+    assert not live.archived
+
+
+def center_day(day: int) -> list[Event]:
+    """A day of calls, 08:00-20:00, a call every 20 minutes (and one lost while waiting)."""
+    events = [e for i in range(36) for e in answered_call(
+        f"d{day}c{i}", "billing", f"a{i % 3}", day * 86_400 - 3600 + i * 1200, 15, 240, 30)]
+    return [*events, ev("contact.queued", day * 86_400 + 600, contact_id=f"d{day}lost",
+                        queue="billing", channel="voice")]
+
+
+def run_days(live: Live, days: int) -> list[int]:
+    """Feed ``days`` days, expiring after each event, intervals closed and written out as
+    the stream time less the lateness passes them; the number of archived contacts held at
+    the end of each day."""
+    held = []
+    for day in range(days):
+        for event in center_day(day):
+            live.apply(event)
+            live.written_until["default"] = live.clock["default"] - live.lateness_ms - INTERVAL_MS
+            live.expire()
+        live.apply(ev("agent.state", day * 86_400 + 14 * 3600, agent_id="a9", state="available"))
+        live.written_until["default"] = live.clock["default"] - live.lateness_ms - INTERVAL_MS
+        live.expire()
+        held.append(len(live.archived))
+    return held
+
+
+def test_a_week_holds_no_more_archived_contacts_or_marks_than_a_day_and_its_lateness(
+        ) -> None:
+    """Archived contributions go once no view, closing or restore needs them: the day
+    views show and what is not yet written out as closed; a week holds what a day does."""
+    live = state(lateness=7200)
+    held = run_days(live, 7)
+    assert held[1] == held[6]  # flat after the first day
+    assert held[6] <= 36 + 2  # a day's contacts, and the lost ones still waiting spans
+    assert len(live.intervals[("default", "billing")]) <= 96 + 8  # a day and the lateness
+    # an agent's marks: today's, and the last before it (the state at the day's start)
+    assert [mark[0] for mark in live.agents[("default", "a9")].timeline] == [
+        to_ms(T0 + timedelta(days=day, hours=14)) for day in (5, 6)]
+
+
+def test_a_restore_after_days_of_forgetting_gives_the_same_figures() -> None:
+    live = state(lateness=7200)
+    records: dict[tuple[str, str], list[object] | None] = {}  # what the changelog holds
+    for day in range(4):
+        for event in center_day(day):
+            live.apply(event)
+        live.apply(ev("agent.state", day * 86_400 + 14 * 3600, agent_id="a9", state="available"))
+        live.written_until["default"] = live.clock["default"] - live.lateness_ms - INTERVAL_MS
+        archived, forgotten = live.expire()
+        records.update((key, record) for key, record in archived)
+        for key in forgotten:
+            records[key] = None
+    restored = state(lateness=7200)
+    for (tenant, cid), record in records.items():
+        if record is not None:
+            restored.load_archived(tenant, cid, orjson.loads(orjson.dumps(record)))
+    for (tenant, cid), facts in live.contacts.items():
+        restored.load_contact(tenant, cid, ContactFacts.load(facts.dump()))
+    for (tenant, aid), agent in live.agents.items():
+        restored.load_agent(tenant, aid, AgentFacts.load(*stored(agent.take_records())))
+    restored.set_clocks(orjson.loads(orjson.dumps(live.clocks())))
+    restored.written_until = dict(live.written_until)
+    restored.expire()
+    assert restored.view("default").to_json() == live.view("default").to_json()
+    assert restored.snapshot("default") == live.snapshot("default")
 
 
 def test_a_restore_from_facts_and_archive_records_gives_the_same_figures() -> None:

@@ -7,6 +7,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 
 from stream.alerts.backtest import backtest
@@ -157,6 +158,48 @@ def test_the_state_of_a_contact_survives_dump_and_load_without_sending_again() -
     assert other.qa.live_view("default") == state.qa.live_view("default")
     other.apply(say(10, "I want to cancel my account, this is a joke"))  # replayed: no news
     assert other.qa.evaluate(other.contacts)[0] == []
+
+
+def test_qa_state_left_by_a_repeat_signal_after_its_contact_was_archived_goes_at_expiry(
+        ) -> None:
+    """In a catch-up the repeat-customer agent runs behind the events: a signal can come
+    for a contact already archived. It is evaluated, and then nothing of it is kept (it
+    was kept for ever)."""
+    from stream.qa.contact import ContactQa
+    from stream.qa.signals import Repeat
+    from stream.qa.worker import QaFlags, qa_key
+    from stream.sentiment.conversation import ConversationSentiment
+    state = new_partition_state(Settings(), flags=FLAGS)
+    assert state.qa is not None
+    for event in (ev("contact.queued", 0, "r1", queue="billing", channel="chat"),
+                  ev("contact.answered", 5, "r1", queue="billing", agent_id="a1"),
+                  say(10, "Where is my order?", "r1"),
+                  ev("contact.ended", 60, "r1", agent_id="a1"),
+                  ev("contact.wrapped", 90, "r1", agent_id="a1"),
+                  ev("contact.queued", 3 * 3600, "r2", queue="billing", channel="chat")):
+        state.apply(event)
+    state.qa.evaluate(state.contacts)
+    state.qa.dirty.clear()  # persisted
+    deleted: list[bytes] = []
+    archived, _ = state.expire()
+    assert ("default", "r1") in {key for key, _ in archived}
+    QaFlags.forget(0, state, [key for key, _ in archived], lambda _p, key: deleted.append(key))
+    assert ("default", "r1") not in state.qa.contacts and deleted == [qa_key("default", "r1")]
+
+    state.qa.apply_repeat(("default", "r1"), Repeat("r0", 0, 0))  # late
+    assert ("default", "r1") in state.qa.contacts
+    state.qa.evaluate(state.contacts)  # evaluated, then nothing kept: no facts
+    assert ("default", "r1") not in state.qa.contacts and not state.qa.dirty
+
+    # Such state stored by an earlier version comes back with a restore: dropped and
+    # deleted at the next expiry.
+    other = new_partition_state(Settings(), flags=FLAGS)
+    assert other.qa is not None
+    orphan = ContactQa(ConversationSentiment(), Repeat("r0", 0, 0))
+    other.qa.load("default", "r1", orjson.loads(orjson.dumps(orphan.dump())))
+    QaFlags.forget(0, other, [], lambda _p, key: deleted.append(key))
+    assert not other.qa.contacts
+    assert deleted == [qa_key("default", "r1")] * 2
 
 
 # ---------------------------------------------------------------------- rules file
