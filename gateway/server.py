@@ -642,7 +642,7 @@ class Gateway:
                 delay = min(delay * 2, REDIS_RETRY_MAX_S)
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+                    await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # untyped in redis-py < 8
 
     async def follow_webhook_stats(self) -> None:
         """Read the webhook counters now and then; clients that see alerts get them."""

@@ -252,7 +252,7 @@ class WebhookSink:
                 delay = min(delay * 2, REDIS_RETRY_MAX_S)
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+                    await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # untyped in redis-py < 8
 
     def offer(self, channel: bytes, data: bytes) -> None:
         """Queue one transition for every webhook it matches; never waits."""
