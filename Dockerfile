@@ -21,7 +21,7 @@ RUN if [ "$TARGETARCH" != "amd64" ]; then \
 WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/root/.cache/pip \
-    pip wheel --disable-pip-version-check --wheel-dir /wheels .
+    pip wheel --disable-pip-version-check --wheel-dir /wheels -c constraints.txt .
 
 # ---- runtime ----
 FROM ${PYTHON_IMAGE}

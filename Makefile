@@ -9,10 +9,10 @@ SPEED  ?= 10
 help:  ## this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(BIN)/floorpulse: pyproject.toml
+$(BIN)/floorpulse: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	@touch $@
 
 setup: $(BIN)/floorpulse  ## create .venv and install floorpulse with its dev tools
