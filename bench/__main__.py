@@ -11,7 +11,8 @@ Parts (issue 4; every figure a median of R runs measured side by side in one run
   two workers sharing its partitions; events/s of each, and whether the two workers'
   intervals equal the batch report's (the number of rows that differ);
 - ``memory``: worker RSS over a simulated week of a 1,000-agent center (bench/memory.py);
-- ``replay``: ``floorpulse replay FILE --speed max --wait`` of 1M events, seconds;
+- ``replay``: ``floorpulse replay FILE --speed max --wait`` of 1M events of a 1,000-agent
+  center, seconds;
 - ``latency`` and ``fanout``: bench/latency.py and bench/fanout.py, when present.
 """
 
@@ -124,7 +125,7 @@ def main() -> None:
                         help="events for the naive Faust app (it reads ~2-3k events/s)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-text", action="store_true",
-                        help="engine, throughput and workers without transcripts and chat "
+                        help="engine, throughput, workers and replay without transcripts and chat "
                              "messages: the contact and agent events of issues 1-3 (every "
                              "feature of the worker stays on)")
     parser.add_argument("--only", default=",".join(PARTS),
@@ -179,8 +180,9 @@ def main() -> None:
             ("  growth after the first day", f"{m['rss_growth_after_first_day']:+.1%}"),
         ]
     if "replay" in parts:
-        r = results["replay"] = medians([with_servers(memory.replay_file)
-                                         for _ in range(args.runs)])
+        r = results["replay"] = medians([
+            with_servers(lambda s, w: memory.replay_file(s, w, text=not args.no_text))
+            for _ in range(args.runs)])
         rows.append((f"replay --speed max --wait of {r['events']:,.0f} events, s",
                      f"{r['seconds']:.1f}"))
     for name in ("latency", "fanout"):

@@ -42,14 +42,16 @@ def history_start(now: datetime | None = None) -> datetime:
 
 
 def center_days(days: int, agents: int, start_day: datetime | None = None,
-                transcripts: bool = True, skip: int = 0) -> Iterator[list[dict[str, object]]]:
+                transcripts: bool = True, skip: int = 0,
+                chat_messages: bool = True) -> Iterator[list[dict[str, object]]]:
     """Each simulated day's events (08:00-20:00 centre), one list a day; ``skip``: start
     from that day of the week (the same days as without it, fewer of them)."""
     first = start_day or history_start()
     for day in range(skip, days):
         start = first + timedelta(days=day)
         yield list(simulate(replace(default_config(hours=12, seed=500 + day, agents=agents,
-                                                   start=start), transcripts=transcripts)))
+                                                   start=start), transcripts=transcripts,
+                                    chat_messages=chat_messages)))
 
 
 def week(servers: Servers, workdir: Path, days: int = 7, agents: int = 1000) -> dict[str, object]:
@@ -95,12 +97,15 @@ def week(servers: Servers, workdir: Path, days: int = 7, agents: int = 1000) -> 
     }
 
 
-def replay_file(servers: Servers, workdir: Path, events: int = 1_000_000) -> dict[str, object]:
+def replay_file(servers: Servers, workdir: Path, events: int = 1_000_000,
+                text: bool = True) -> dict[str, object]:
+    """Without ``text``: no transcripts and no chat messages (``bench --no-text``), so more
+    days of the center make up the same number of events."""
     settings = servers.settings("replay", workdir)
     path = workdir / "replay.jsonl"
     written = 0
     with path.open("wb") as out:
-        for day in center_days(days=3, agents=1000):
+        for day in center_days(days=7, agents=1000, transcripts=text, chat_messages=text):
             for event in day:
                 out.write(orjson.dumps(event) + b"\n")
                 written += 1
