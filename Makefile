@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SPEED  ?= 10
 
-.PHONY: help setup demo test lint typecheck unit integration browser bench schema clean
+.PHONY: help setup compile demo test lint typecheck unit integration browser bench schema clean
 
 help:  ## this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -15,7 +15,17 @@ $(BIN)/floorpulse: pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	@touch $@
 
-setup: $(BIN)/floorpulse  ## create .venv and install floorpulse with its dev tools
+# The pure modules compiled with mypyc (stream/compiled.py lists them); rebuilt when any
+# module of their packages changes.
+COMPILED_DEPS := stream/compiled.py scripts/compile.py \
+	$(wildcard stream/metrics/*.py stream/qa/*.py stream/wfm/*.py)
+
+$(VENV)/.compiled: $(BIN)/floorpulse $(COMPILED_DEPS)
+	$(BIN)/python scripts/compile.py
+	@touch $@
+
+setup: $(BIN)/floorpulse $(VENV)/.compiled  ## create .venv, install floorpulse with its dev tools, compile
+compile: $(VENV)/.compiled  ## compile the pure per-event modules with mypyc (stream/compiled.py)
 
 demo: setup  ## set up and run the live demo: embedded Kafka + Redis, worker, gateway, simulator
 	$(BIN)/floorpulse up --simulate --speed $(SPEED)
@@ -23,7 +33,7 @@ demo: setup  ## set up and run the live demo: embedded Kafka + Redis, worker, ga
 test: setup  ## set up (incl. Debian chromium) and run every check: lint, types, all tests
 	./scripts/install-chromium.sh
 	$(MAKE) lint typecheck
-	$(BIN)/pytest -q
+	FLOORPULSE_EXPECT_COMPILED=1 $(BIN)/pytest -q
 
 lint: setup  ## ruff
 	$(BIN)/ruff check stream gateway producers tests bench
@@ -47,5 +57,6 @@ bench: setup  ## benchmarks: prints a table, writes bench/results.json
 schema: setup  ## export the event JSON Schema to docs/events.schema.json
 	$(BIN)/floorpulse schema > docs/events.schema.json
 
-clean:  ## remove the venv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .floorpulse *.egg-info
+clean:  ## remove the venv, caches and compiled modules
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .floorpulse *.egg-info build/mypyc
+	find stream -name '*.so' -delete

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -27,12 +28,21 @@ def ev(kind: str, at: float, **fields: object) -> Event:
     return EVENT_ADAPTER.validate_python(body)
 
 
-class Live(PartitionState):
-    """One partition, with the merged snapshot of its view."""
+class Live:
+    """One partition, with the merged snapshot of its view. A wrapper, not a subclass:
+    PartitionState may be compiled (stream/compiled.py), and compiled classes take no
+    interpreted subclasses."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.partition = PartitionState(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.partition, name)
 
     def snapshot(self, tenant: str) -> dict[str, object]:
-        return snapshot(tenant, [self.view(tenant)], self.calendar, self.queue_rule,
-                        self.lateness_ms, self.rolling_minutes)
+        p = self.partition
+        return snapshot(tenant, [p.view(tenant)], p.calendar, p.queue_rule,
+                        p.lateness_ms, p.rolling_minutes)
 
 
 def state(rule: QueueRule | None = None, zone: str = "UTC", lateness: float = 7200) -> Live:
