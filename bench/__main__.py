@@ -178,6 +178,9 @@ def main() -> None:
             (f"worker RSS, week of {m['agents']} agents ({m['events']:,} events), MB",
              f"{m['rss_mb_first_day']:.0f} -> {m['rss_mb_max_after']:.0f}"),
             ("  growth after the first day", f"{m['rss_growth_after_first_day']:+.1%}"),
+            ("  RSS by day, MB", " ".join(f"{v:.0f}" for v in m["rss_mb_by_day"])),
+            ("  partitions' stream-time spread by day, h",
+             " ".join(f"{v:.1f}" for v in m["clock_spread_h_by_day"])),
         ]
     if "replay" in parts:
         r = results["replay"] = medians([

@@ -12,6 +12,7 @@ worker; seconds from start until the worker has confirmed every event.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -29,6 +30,7 @@ from producers.replay import wait_for_marker
 from producers.simulator import default_config, simulate
 from stream.kafka import EventSender
 from stream.progress import progress_totals
+from stream.settings import Settings
 
 HISTORY_DAYS = 40  # the simulated days end before this many days ago: history
 
@@ -70,12 +72,16 @@ def week(servers: Servers, workdir: Path, days: int = 7, agents: int = 1000) -> 
                             env={**os.environ, **settings.to_env()},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     samples: list[tuple[int, float]] = []  # (processed, RSS in MB)
+    spreads: list[tuple[int, float]] = []  # (processed, partitions' stream-time spread, h)
     started = time.monotonic()
     try:
         ps = psutil.Process(proc.pid)
         while True:
             done = progress_totals(client.hgetall(settings.progress_key).values())["processed"]
             samples.append((done, ps.memory_info().rss / 2**20))
+            spread = clock_spread_h(client, settings)
+            if spread is not None:
+                spreads.append((done, spread))
             if done >= total:
                 break
             if time.monotonic() - started > 1800:
@@ -94,7 +100,27 @@ def week(servers: Servers, workdir: Path, days: int = 7, agents: int = 1000) -> 
         "rss_growth_after_first_day": later / first_day - 1 if first_day else None,
         "rss_mb_by_day": [max((rss for done, rss in samples if done <= end), default=0.0)
                           for end in day_ends],
+        # the largest gap between the partitions' stream times during each day, hours
+        "clock_spread_h_by_day": [
+            max((h for done, h in spreads if start < done <= end), default=0.0)
+            for start, end in zip([0, *day_ends], day_ends, strict=False)],
     }
+
+
+CLOCK = re.compile(rb'^\{"clock":(\d+)')
+
+
+def clock_spread_h(client: redis.Redis, settings: Settings,
+                   tenant: str = "default") -> float | None:
+    """Hours between the stream times of the most and the least advanced partitions, from
+    the start of the views the worker publishes (``{"clock": ...``: read 40 bytes each)."""
+    pipe = client.pipeline(transaction=False)
+    for partition in range(settings.topic_partitions):
+        pipe.getrange(settings.view_key(tenant, partition), 0, 40)
+    clocks = [int(m.group(1)) for raw in pipe.execute() if raw and (m := CLOCK.match(raw))]
+    if len(clocks) < 2:
+        return None
+    return (max(clocks) - min(clocks)) / 3_600_000
 
 
 def replay_file(servers: Servers, workdir: Path, events: int = 1_000_000,
