@@ -29,6 +29,7 @@ from bench.throughput import Servers
 from producers.replay import wait_for_marker
 from producers.simulator import default_config, simulate
 from stream.kafka import EventSender
+from stream.metrics.facts import HOUR_MS
 from stream.progress import progress_totals
 from stream.settings import Settings
 
@@ -120,7 +121,7 @@ def clock_spread_h(client: redis.Redis, settings: Settings,
     clocks = [int(m.group(1)) for raw in pipe.execute() if raw and (m := CLOCK.match(raw))]
     if len(clocks) < 2:
         return None
-    return (max(clocks) - min(clocks)) / 3_600_000
+    return (max(clocks) - min(clocks)) / HOUR_MS
 
 
 def replay_file(servers: Servers, workdir: Path, events: int = 1_000_000,

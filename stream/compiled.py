@@ -34,9 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def builds(source: str, root: Path = ROOT) -> list[Path]:
     """The compiled builds of ``source`` (a path in :data:`MODULES`) that Python would load."""
     path = root / source
-    return [path.with_name(path.stem + suffix)
-            for suffix in importlib.machinery.EXTENSION_SUFFIXES
-            if path.with_name(path.stem + suffix).exists()]
+    candidates = (path.with_name(path.stem + suffix)
+                  for suffix in importlib.machinery.EXTENSION_SUFFIXES)
+    return [build for build in candidates if build.exists()]
 
 
 def stale(modules: tuple[str, ...] = MODULES, root: Path = ROOT) -> list[str]:
