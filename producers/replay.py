@@ -58,11 +58,12 @@ class ProgressBar:
 
 def replay(path: Path, settings: Settings, speed: float | None = None, wait: bool = False,
            wait_timeout_s: float = 600.0, progress: IO[str] | None = sys.stderr,
-           sleep: Callable[[float], None] = time.sleep) -> int:
-    """Send every line of ``path``; ``speed`` None = as fast as possible. Returns lines sent."""
+           sleep: Callable[[float], None] = time.sleep, batch_max: int = 500) -> int:
+    """Send every line of ``path``; ``speed`` None = as fast as possible; at most
+    ``batch_max`` events a message. Returns lines sent."""
     total = sum(1 for _ in read_lines(path))
     bar = ProgressBar(total, progress)
-    sender = EventSender(settings)
+    sender = EventSender(settings, batch_max)
     try:
         sent = send_paced(read_lines(path), sender, sender.send_line, _event_time, speed,
                           sleep, bar.show)

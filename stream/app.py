@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from stream.agents.process_events import EventProcessor
 from stream.alert_worker import EVALUATOR_PARTITION, AlertWorker
 from stream.alerts.rules import settings_config
+from stream.inbox import Inbox, deliver_directly
 from stream.metrics.partition import PartitionState
 from stream.publisher import Publication, RedisPublisher, turn_spacing
 from stream.qa.worker import (
@@ -221,10 +222,19 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
             partition_state.table.changelog_topic.get_topic_name(),
             customer_index.table.changelog_topic.get_topic_name()))
 
-    @app.agent(events_topic)
-    async def process_events(stream: Any) -> None:
-        async for batch in stream.take_events(settings.batch_max, settings.batch_within_s):
-            await processor.process(batch)
+    # The events topic skips Faust's per-message path (stream/inbox.py): the consumer
+    # appends its messages to the inbox, and the processor takes them a batch at a time.
+    inbox = Inbox(app, settings.read_ahead_messages)
+    app.topics.add(events_topic)
+    deliver_directly(app, settings.topic_events, inbox)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def process_events() -> None:
+        while not app.should_stop:
+            batch = await inbox.take(settings.batch_max, settings.batch_within_s)
+            if batch:
+                await processor.process(batch)
+                inbox.ack(batch)
 
     repeat_window_ms = round(settings.sentiment.repeat_within_h * 3_600_000)
     lateness_ms = round(settings.allowed_lateness_s * 1000)

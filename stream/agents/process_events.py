@@ -201,8 +201,9 @@ class EventProcessor:
 
     # --------------------------------------------------------------- batch
     async def process(self, messages: Sequence[Any]) -> None:
-        """``messages``: Faust events (``.message`` with topic, partition, offset, value).
-        Returns once everything the batch changed is acknowledged by the broker."""
+        """``messages``: Faust messages (topic, partition, offset, headers, value) of the
+        events topic (stream/inbox.py). Returns once everything the batch changed is
+        acknowledged by the broker."""
         async with self.lock:
             started = time.perf_counter()
             try:
@@ -217,8 +218,7 @@ class EventProcessor:
         sent: list[Awaitable[Any]] = []
         rewound: set[int] = set()
         alerts = self.alerts
-        for fevent in messages:
-            msg = fevent.message
+        for msg in messages:
             partition, offset = msg.partition, msg.offset
             if partition in rewound:
                 continue

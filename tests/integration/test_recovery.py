@@ -107,14 +107,18 @@ def rebuilt_partitions(worker: Any) -> list[list[int]]:
     return [[int(p) for p in group.split(",") if p.strip()] for group in found]
 
 
+@pytest.mark.parametrize("per_message", [500, 1], ids=["batched", "one-event-a-message"])
 def test_two_workers_and_a_rebalance_keep_figures_exact(
-        make_settings: Any, start_worker: Any, day_stream: Path) -> None:
+        make_settings: Any, start_worker: Any, day_stream: Path, per_message: int) -> None:
+    """Batched, and one event a message: the events topic's messages wait in the worker's
+    inbox (stream/inbox.py), which the rebalance must clear without losing any."""
     settings = make_settings(batch_max=500)
     rows, total = expected(day_stream, settings)
     first = start_worker(settings)
     # Paced (ten hours in about 40 s), so that the second worker joins mid-stream.
     sending = threading.Thread(
-        target=replay, args=(day_stream, settings), kwargs={"speed": 900.0, "progress": None})
+        target=replay, args=(day_stream, settings),
+        kwargs={"speed": 900.0, "progress": None, "batch_max": per_message})
     sending.start()
     wait_until(lambda: processed(settings) >= total * 0.2, timeout=120, interval=0.05)
     second = start_worker(settings)  # joins the group: partitions move mid-stream

@@ -1,0 +1,158 @@
+"""Direct delivery of the events topic: Faust's consumer hands each message straight to an
+:class:`Inbox`, and the processor takes it a batch at a time.
+
+Faust's own path costs more per message than floorpulse's processing of a one-event
+message does (docs/performance.md, "One event a message"): per message the consumer's drain
+loop awaits ``wait_first(callback(message), suspend_flow.wait())`` (four tasks and an
+``asyncio.wait``), the conductor takes a lock to find the topic's callback, decodes a Faust
+``Event``, puts it on the channel's queue, and a stream takes it off again for
+``take_events``. For the events topic :func:`deliver_directly` replaces all of it: the
+callback appends the message to the inbox and returns :data:`DELIVERED`, which the
+consumer's ``wait_first`` recognises and returns at once; only when the inbox is full does
+it fall back to a coroutine that waits for room (or for the flow to stop).
+
+What Faust's stream did for each message is kept, in :meth:`Inbox.take`:
+
+- messages fetched before a rebalance (an older consumer generation) or while the flow is
+  stopped are dropped, as the stream skips them (they are read again from the stored
+  progress after the rebalance);
+- a message is tracked as unacknowledged when it is taken into a batch (a rebalance then
+  waits for it) and acknowledged after the batch (:meth:`Inbox.ack`), so offsets are
+  committed only for processed messages;
+- the inbox is one of the queues of the app's flow control: a rebalance clears it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from typing import Any
+
+from faust.transport import consumer as faust_consumer
+from mode.services import WaitResults
+
+DELIVERED: Any = object()  # what the callback returns for a message already in the inbox
+
+
+class Inbox:
+    """The messages of one topic fetched and not yet taken, at most ``limit`` of them."""
+
+    __slots__ = ("__weakref__", "app", "limit", "messages", "ready", "room", "wanted")
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.messages: deque[Any] = deque()
+        self.wanted = 1  # how many messages set ``ready``
+        self.ready = asyncio.Event()  # set once ``wanted`` messages wait
+        self.room = asyncio.Event()  # set while fewer than ``limit`` wait
+        self.room.set()
+
+    def put(self, message: Any) -> bool:
+        """Append ``message``; False (and nothing appended) if the inbox is full."""
+        messages = self.messages
+        if len(messages) >= self.limit:
+            self.room.clear()
+            return False
+        messages.append(message)
+        if len(messages) >= self.wanted and not self.ready.is_set():
+            self.ready.set()
+        return True
+
+    async def put_when_room(self, message: Any) -> None:
+        """The slow path of the callback: wait for room, then append. The consumer's
+        ``wait_first`` cancels this when the flow stops (a rebalance)."""
+        while not self.put(message):
+            await self.room.wait()
+
+    def clear(self) -> None:
+        """Drop every waiting message (flow control, on a rebalance)."""
+        self.messages.clear()
+        self.ready.clear()
+        self.room.set()
+
+    async def take(self, max_messages: int, within_s: float) -> list[Any]:
+        """The next batch: waits for a first message, then up to ``within_s`` for up to
+        ``max_messages`` (or as many as the inbox holds). Each message taken is tracked as
+        unacknowledged; messages of an older consumer generation are dropped. May return an
+        empty list."""
+        app = self.app
+        await app.flow_control.acquire()
+        self.wanted = 1
+        if not self.messages:
+            self.ready.clear()
+        await self.ready.wait()
+        enough = min(max_messages, self.limit)
+        if len(self.messages) < enough:
+            self.wanted = enough
+            self.ready.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.ready.wait(), within_s)
+        self.wanted = 1
+        if not app.flow_control.is_active():
+            return []
+        messages = self.messages
+        generation = app.consumer_generation_id
+        unacked = app.consumer.unacked
+        batch = []
+        for _ in range(min(max_messages, len(messages))):
+            message = messages.popleft()
+            if message.generation_id != generation:
+                continue
+            message.tracked = True
+            unacked.add(message)
+            batch.append(message)
+        if not messages:
+            self.ready.clear()
+        self.room.set()
+        return batch
+
+    def ack(self, batch: list[Any]) -> None:
+        """Acknowledge a processed batch: its offsets may be committed."""
+        ack = self.app.consumer.ack
+        for message in batch:
+            ack(message)
+
+
+def deliver_directly(app: Any, topic: str, inbox: Inbox) -> None:
+    """Route ``topic``'s messages from the consumer straight into ``inbox``.
+
+    Must run before the app creates its consumer (which binds ``app.topics.on_message``).
+    The topic itself must be registered with the app's conductor (``app.topics.add``) so
+    that it is subscribed and its partitions assigned."""
+    conductor = app.topics
+    original = conductor.on_message
+
+    def on_message(message: Any) -> Any:
+        if message.topic != topic:
+            return original(message)
+        if inbox.put(message):
+            return DELIVERED
+        return inbox.put_when_room(message)
+
+    conductor.on_message = on_message
+    app.flow_control.manage_queue(inbox)
+    _recognise_delivered()
+
+
+def _recognise_delivered() -> None:
+    """Faust's consumer awaits ``wait_first(callback(message), suspend_flow.wait())`` for
+    every message; for :data:`DELIVERED` there is nothing to wait for."""
+    cls: Any = faust_consumer.Consumer
+    if getattr(cls, "_floorpulse_original_wait_first", None) is not None:
+        return
+    original = cls.wait_first
+    done = WaitResults([DELIVERED], [None], False)
+
+    async def wait_first(self: Any, *coros: Any, timeout: Any = None) -> Any:
+        if coros and coros[0] is DELIVERED:
+            for other in coros[1:]:
+                close = getattr(other, "close", None)
+                if close is not None:
+                    close()  # the flow's wait(), never awaited
+            return done
+        return await original(self, *coros, timeout=timeout)
+
+    cls._floorpulse_original_wait_first = original
+    cls.wait_first = wait_first

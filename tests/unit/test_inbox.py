@@ -1,0 +1,238 @@
+"""The inbox of the events topic (stream/inbox.py): batches, back-pressure, rebalances.
+
+The app here is the few attributes of a Faust app the inbox reads (its flow control is
+mode's real ``FlowControlEvent``); the whole path through Faust's consumer and a real broker
+is tested by the integration tests (tests/integration/test_recovery.py reads one event a
+message through a rebalance).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from faust.transport import consumer as faust_consumer
+from mode.utils.queues import FlowControlEvent
+
+from stream.inbox import DELIVERED, Inbox, deliver_directly
+
+
+@dataclass(eq=False)
+class Message:
+    offset: int
+    topic: str = "events"
+    generation_id: int = 1
+    tracked: bool = False
+
+
+@dataclass
+class Consumer:
+    unacked: set[Message] = field(default_factory=set)
+    acked: list[int] = field(default_factory=list)
+
+    def ack(self, message: Message) -> bool:
+        self.unacked.discard(message)
+        self.acked.append(message.offset)
+        return True
+
+
+@dataclass
+class Conductor:
+    delivered: list[Message] = field(default_factory=list)
+
+    async def on_message(self, message: Message) -> None:
+        self.delivered.append(message)
+
+
+@dataclass
+class App:
+    flow_control: FlowControlEvent = field(
+        default_factory=lambda: FlowControlEvent(initially_suspended=False))
+    consumer: Consumer = field(default_factory=Consumer)
+    topics: Conductor = field(default_factory=Conductor)
+    consumer_generation_id: int = 1
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_a_batch_holds_what_arrived_within_the_wait_and_no_more_than_the_maximum() -> None:
+    async def scenario() -> tuple[list[int], list[int], float]:
+        inbox = Inbox(App(), limit=100)
+        for offset in range(5):
+            assert inbox.put(Message(offset))
+        started = time.monotonic()
+        first = await inbox.take(max_messages=3, within_s=5.0)  # 3 wait: no waiting
+        second = await inbox.take(max_messages=3, within_s=0.05)  # 2 wait: waits 0.05 s
+        return ([m.offset for m in first], [m.offset for m in second],
+                time.monotonic() - started)
+
+    first, second, took = run(scenario())
+    assert first == [0, 1, 2]
+    assert second == [3, 4]
+    assert 0.04 <= took < 1.0
+
+
+def test_a_batch_is_taken_as_soon_as_enough_messages_arrive() -> None:
+    async def scenario() -> tuple[list[int], float]:
+        inbox = Inbox(App(), limit=100)
+
+        async def arrive() -> None:
+            for offset in range(4):
+                await asyncio.sleep(0.01)
+                inbox.put(Message(offset))
+
+        sender = asyncio.create_task(arrive())
+        started = time.monotonic()
+        batch = await inbox.take(max_messages=4, within_s=10.0)
+        await sender
+        return [m.offset for m in batch], time.monotonic() - started
+
+    offsets, took = run(scenario())
+    assert offsets == [0, 1, 2, 3]
+    assert took < 5.0  # not the 10 s of the wait
+
+
+def test_a_full_inbox_refuses_and_the_callback_waits_for_room() -> None:
+    async def scenario() -> tuple[bool, list[int], list[int]]:
+        inbox = Inbox(App(), limit=2)
+        inbox.put(Message(0))
+        inbox.put(Message(1))
+        refused = not inbox.put(Message(2))
+        waiting = asyncio.create_task(inbox.put_when_room(Message(2)))
+        await asyncio.sleep(0.01)
+        assert not waiting.done()
+        first = await inbox.take(max_messages=10, within_s=0.0)
+        await asyncio.wait_for(waiting, 1.0)
+        second = await inbox.take(max_messages=10, within_s=0.0)
+        return refused, [m.offset for m in first], [m.offset for m in second]
+
+    refused, first, second = run(scenario())
+    assert refused
+    assert first == [0, 1]
+    assert second == [2]
+
+
+def test_taken_messages_are_unacknowledged_until_the_batch_is_acknowledged() -> None:
+    async def scenario() -> tuple[int, list[int], int]:
+        app = App()
+        inbox = Inbox(app, limit=10)
+        inbox.put(Message(7))
+        inbox.put(Message(8))
+        batch = await inbox.take(max_messages=10, within_s=0.0)
+        assert all(m.tracked for m in batch)
+        pending = len(app.consumer.unacked)
+        inbox.ack(batch)
+        return pending, app.consumer.acked, len(app.consumer.unacked)
+
+    assert run(scenario()) == (2, [7, 8], 0)
+
+
+def test_a_rebalance_clears_the_inbox_and_drops_messages_of_an_older_generation() -> None:
+    async def scenario() -> tuple[list[int], list[int]]:
+        app = App()
+        inbox = Inbox(app, limit=10)
+        deliver_directly(app, "events", inbox)  # registers the inbox with flow control
+        inbox.put(Message(0))
+        inbox.put(Message(1))
+        app.flow_control.suspend()  # what Faust does when partitions are revoked
+        app.flow_control.clear()
+        app.consumer_generation_id = 2
+        inbox.put(Message(2, generation_id=1))  # fetched before the rebalance
+        inbox.put(Message(3, generation_id=2))
+        taking = asyncio.create_task(inbox.take(max_messages=10, within_s=0.0))
+        await asyncio.sleep(0.01)
+        assert not taking.done()  # no batch while the flow is suspended
+        app.flow_control.resume()  # resuming clears the managed queues again
+        inbox.put(Message(4, generation_id=1))
+        inbox.put(Message(5, generation_id=2))
+        batch = await asyncio.wait_for(taking, 1.0)
+        return [m.offset for m in batch], [m.offset for m in app.consumer.unacked]
+
+    taken, unacked = run(scenario())
+    assert taken == [5]
+    assert unacked == [5]
+
+
+def test_the_callback_delivers_the_topic_to_the_inbox_and_other_topics_to_faust() -> None:
+    async def scenario() -> tuple[list[int], list[int], bool]:
+        app = App()
+        inbox = Inbox(app, limit=1)
+        deliver_directly(app, "events", inbox)
+        callback: Any = app.topics.on_message
+        assert callback(Message(0)) is DELIVERED
+        await callback(Message(1, topic="alerts"))  # Faust's own path
+        slow = callback(Message(2))  # full: a coroutine that waits for room
+        assert asyncio.iscoroutine(slow)
+        waiting = asyncio.create_task(slow)
+        first = await inbox.take(max_messages=10, within_s=0.0)
+        await asyncio.wait_for(waiting, 1.0)
+        second = await inbox.take(max_messages=10, within_s=0.0)
+        return ([m.offset for m in first + second],
+                [m.offset for m in app.topics.delivered], waiting.done())
+
+    inboxed, faust_path, done = run(scenario())
+    assert inboxed == [0, 2]
+    assert faust_path == [1]
+    assert done
+
+
+def test_the_consumer_does_not_wait_for_a_delivered_message() -> None:
+    """Faust's drain loop awaits ``wait_first(callback(message), suspend_flow.wait())``:
+    for a delivered message it returns at once and closes the flow's coroutine (no task,
+    no 'never awaited' warning); anything else still takes mode's own ``wait_first``."""
+    async def flow_wait() -> None:
+        await asyncio.sleep(10)
+
+    async def scenario() -> tuple[Any, Any]:
+        deliver_directly(App(), "events", Inbox(App(), limit=1))
+        wait_first: Any = faust_consumer.Consumer.wait_first
+        other = flow_wait()
+        fast = await asyncio.wait_for(wait_first(object(), DELIVERED, other), 0.5)
+        assert other.cr_frame is None  # closed
+
+        class Service:
+            _stopped = asyncio.Event()
+            _crashed = asyncio.Event()
+            loop = asyncio.get_running_loop()
+
+        async def answer() -> int:
+            return 42
+
+        slow = await wait_first(Service(), answer(), flow_wait())
+        return fast, slow
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fast, slow = run(scenario())
+    assert fast.results == [None] and not fast.stopped
+    assert slow.results == [42]
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_messages_come_out_in_the_order_they_were_delivered(limit: int) -> None:
+    async def scenario() -> list[int]:
+        app = App()
+        inbox = Inbox(app, limit=limit)
+        deliver_directly(app, "events", inbox)
+        callback: Any = app.topics.on_message
+
+        async def drain() -> None:  # as Faust's consumer does: one message after another
+            for offset in range(20):
+                result = callback(Message(offset))
+                if result is not DELIVERED:
+                    await result
+
+        draining = asyncio.create_task(drain())
+        got: list[int] = []
+        while len(got) < 20:
+            got += [m.offset for m in await inbox.take(max_messages=2, within_s=0.001)]
+        await draining
+        return got
+
+    assert run(scenario()) == list(range(20))
