@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 from stream.agents.process_events import EventProcessor
 from stream.alert_worker import EVALUATOR_PARTITION, AlertWorker
 from stream.alerts.rules import settings_config
-from stream.inbox import Inbox, deliver_directly
+from stream.inbox import Alignment, Inbox, deliver_directly
 from stream.metrics.partition import PartitionState
 from stream.publisher import Publication, RedisPublisher, turn_spacing
 from stream.qa.worker import (
@@ -227,6 +227,10 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
     inbox = Inbox(app, settings.read_ahead_messages)
     app.topics.add(events_topic)
     deliver_directly(app, settings.topic_events, inbox)
+    # In a catch-up, partitions far ahead of the slowest wait for it (stream/alignment.py).
+    alignment = (Alignment(app, settings.topic_events, inbox,
+                           round(settings.partition_skew_max_s * 1000))
+                 if settings.partition_skew_max_s > 0 else None)
 
     @app.task  # type: ignore[untyped-decorator]
     async def process_events() -> None:
@@ -235,6 +239,8 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
             if batch:
                 await processor.process(batch)
                 inbox.ack(batch)
+                if alignment is not None:
+                    alignment.update({p: s.any_clock for p, s in processor.states.items()})
 
     repeat_window_ms = round(settings.sentiment.repeat_within_h * 3_600_000)
     lateness_ms = round(settings.allowed_lateness_s * 1000)

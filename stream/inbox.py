@@ -27,18 +27,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Mapping
 from typing import Any
 
 from faust.transport import consumer as faust_consumer
+from faust.types import TP
 from mode.services import WaitResults
 
+from stream.alignment import held_back
+
+# A partition with no message taken for this long (wall time) cannot hold the others back.
+IDLE_S = 2.0
 DELIVERED: Any = object()  # what the callback returns for a message already in the inbox
 
 
 class Inbox:
     """The messages of one topic fetched and not yet taken, at most ``limit`` of them."""
 
-    __slots__ = ("__weakref__", "app", "limit", "messages", "ready", "room", "wanted")
+    __slots__ = ("__weakref__", "app", "heard_at", "limit", "messages", "ready", "room",
+                 "wanted")
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app = app
@@ -48,6 +55,7 @@ class Inbox:
         self.ready = asyncio.Event()  # set once ``wanted`` messages wait
         self.room = asyncio.Event()  # set while fewer than ``limit`` wait
         self.room.set()
+        self.heard_at: dict[int, float] = {}  # partition -> loop time its last message was taken
 
     def put(self, message: Any) -> bool:
         """Append ``message``; False (and nothing appended) if the inbox is full."""
@@ -95,6 +103,8 @@ class Inbox:
         messages = self.messages
         generation = app.consumer_generation_id
         unacked = app.consumer.unacked
+        heard_at = self.heard_at
+        now = asyncio.get_running_loop().time()
         batch = []
         for _ in range(min(max_messages, len(messages))):
             message = messages.popleft()
@@ -102,6 +112,7 @@ class Inbox:
                 continue
             message.tracked = True
             unacked.add(message)
+            heard_at[message.partition] = now
             batch.append(message)
         if not messages:
             self.ready.clear()
@@ -113,6 +124,48 @@ class Inbox:
         ack = self.app.consumer.ack
         for message in batch:
             ack(message)
+
+
+class Alignment:
+    """Holds back the partitions of the events topic that run ahead of the slowest in a
+    catch-up (stream/alignment.py says why): pauses their fetching, and resumes it once
+    the others have caught up.
+
+    Faust pauses and resumes every partition in a rebalance; this is one of the flow
+    control's managed queues, so the rebalance also clears what it paused (:meth:`clear`),
+    and it changes nothing while the flow is suspended."""
+
+    __slots__ = ("__weakref__", "app", "heard_at", "idle_s", "paused", "skew_ms", "topic")
+
+    def __init__(self, app: Any, topic: str, inbox: Inbox, skew_ms: int,
+                 idle_s: float = IDLE_S) -> None:
+        self.app = app
+        self.topic = topic
+        self.heard_at = inbox.heard_at
+        self.skew_ms = skew_ms
+        self.idle_s = idle_s
+        self.paused: set[int] = set()
+        app.flow_control.manage_queue(self)
+
+    def update(self, clocks: Mapping[int, int | None]) -> None:
+        """After a batch: ``clocks`` is each owned partition's stream time."""
+        if not self.app.flow_control.is_active():
+            return
+        wanted = held_back(clocks, self.heard_at, asyncio.get_running_loop().time(),
+                           self.skew_ms, self.idle_s)
+        if wanted == self.paused:
+            return
+        consumer = self.app.consumer
+        pause, resume = wanted - self.paused, self.paused - wanted
+        if pause:
+            consumer.pause_partitions({TP(self.topic, p) for p in pause})
+        if resume:
+            consumer.resume_partitions({TP(self.topic, p) for p in resume})
+        self.paused = wanted
+
+    def clear(self) -> None:
+        """A rebalance: Faust pauses and resumes every partition itself."""
+        self.paused = set()
 
 
 def deliver_directly(app: Any, topic: str, inbox: Inbox) -> None:

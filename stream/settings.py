@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     # Messages the worker holds read ahead (Faust's stream buffer): batched
     # producers send ~100 KB messages, so this bounds the RSS of a catch-up.
     read_ahead_messages: int = Field(default=1024, ge=2)
+    # In a catch-up, a partition more than this much stream time ahead of the slowest one
+    # still receiving messages waits for it (0: never): bounds the state kept for the
+    # intervals that cannot close yet (stream/alignment.py)
+    partition_skew_max_s: float = Field(default=3600.0, ge=0)
     session_timeout_s: float = Field(default=10.0, gt=0)
     publish_interval_s: float = Field(default=0.25, gt=0)
     # Publish at least this often even when nothing changed, so pages can tell a quiet

@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 from faust.transport import consumer as faust_consumer
+from faust.types import TP
 from mode.utils.queues import FlowControlEvent
 
-from stream.inbox import DELIVERED, Inbox, deliver_directly
+from stream.alignment import held_back
+from stream.inbox import DELIVERED, Alignment, Inbox, deliver_directly
 
 
 @dataclass(eq=False)
@@ -27,17 +29,25 @@ class Message:
     topic: str = "events"
     generation_id: int = 1
     tracked: bool = False
+    partition: int = 0
 
 
 @dataclass
 class Consumer:
     unacked: set[Message] = field(default_factory=set)
     acked: list[int] = field(default_factory=list)
+    paused: set[TP] = field(default_factory=set)
 
     def ack(self, message: Message) -> bool:
         self.unacked.discard(message)
         self.acked.append(message.offset)
         return True
+
+    def pause_partitions(self, tps: set[TP]) -> None:
+        self.paused |= tps
+
+    def resume_partitions(self, tps: set[TP]) -> None:
+        self.paused -= tps
 
 
 @dataclass
@@ -236,3 +246,50 @@ def test_messages_come_out_in_the_order_they_were_delivered(limit: int) -> None:
         return got
 
     assert run(scenario()) == list(range(20))
+
+
+HOUR = 3_600_000
+
+
+def test_partitions_far_ahead_of_the_slowest_are_held_back() -> None:
+    clocks = {0: 10 * HOUR, 1: 11 * HOUR, 2: 12 * HOUR, 3: None}
+    heard = {0: 99.0, 1: 99.0, 2: 99.0}
+    assert held_back(clocks, heard, now=100.0, skew_ms=HOUR, idle_s=2.0) == {2}
+    assert held_back(clocks, heard, now=100.0, skew_ms=3 * HOUR, idle_s=2.0) == set()
+
+
+def test_a_partition_with_nothing_more_to_read_holds_nobody_back() -> None:
+    clocks = {0: 10 * HOUR, 1: 15 * HOUR, 2: 16 * HOUR}
+    # partition 0 was last heard from 5 s ago: idle; the slowest still read is 1
+    heard = {0: 95.0, 1: 99.5, 2: 99.5}
+    assert held_back(clocks, heard, now=100.0, skew_ms=HOUR // 2, idle_s=2.0) == {2}
+    # nobody heard from recently: nobody held back
+    assert held_back(clocks, {}, now=100.0, skew_ms=HOUR // 2, idle_s=2.0) == set()
+
+
+def test_alignment_pauses_and_resumes_fetching_and_a_rebalance_forgets_it() -> None:
+    async def scenario() -> list[set[int]]:
+        app = App()
+        inbox = Inbox(app, limit=10)
+        alignment = Alignment(app, "events", inbox, skew_ms=HOUR)
+        for partition in (0, 1):
+            inbox.put(Message(0, partition=partition))
+        await inbox.take(max_messages=10, within_s=0.0)  # both heard from now
+
+        def paused() -> set[int]:
+            return {tp.partition for tp in app.consumer.paused}
+
+        seen = []
+        alignment.update({0: 1 * HOUR, 1: 3 * HOUR})
+        seen.append(paused())  # 1 is two hours ahead
+        alignment.update({0: 2 * HOUR + 1, 1: 3 * HOUR})
+        seen.append(paused())  # 0 caught up to within the hour
+        alignment.update({0: 1 * HOUR, 1: 3 * HOUR})
+        app.flow_control.suspend()  # a rebalance: Faust pauses and resumes by itself
+        app.flow_control.clear()
+        seen.append(alignment.paused)
+        alignment.update({0: 1 * HOUR, 1: 9 * HOUR})  # no change while suspended
+        seen.append(alignment.paused)
+        return seen
+
+    assert run(scenario()) == [{1}, set(), set(), set()]
