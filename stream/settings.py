@@ -106,7 +106,10 @@ class Settings(BaseSettings):
     # producers send ~100 KB messages, so this bounds the RSS of a catch-up.
     read_ahead_messages: int = Field(default=1024, ge=2)
     session_timeout_s: float = Field(default=10.0, gt=0)
-    publish_interval_s: float = Field(default=0.25, gt=0)
+    # At most this often, from the start of one turn to the next, the worker publishes what
+    # changed. Short, so that fresh figures are on Redis within 0.1 s; how often a client is
+    # sent them is the gateway's (client_update_interval_s below).
+    publish_interval_s: float = Field(default=0.1, gt=0)
     # Publish at least this often even when nothing changed, so pages can tell a quiet
     # center from a stopped pipeline.
     heartbeat_s: float = Field(default=2.0, gt=0)
@@ -132,7 +135,7 @@ class Settings(BaseSettings):
     # supervisor's screen, or the latency benchmark, asks for 0.08 s). About equal, the
     # sends and the publications drift past each other and that wait wanders over the
     # whole interval (docs/performance.md).
-    client_update_interval_s: float = Field(default=0.2, gt=0)
+    client_update_interval_s: float = Field(default=0.25, gt=0)
     client_min_update_interval_s: float = Field(default=0.05, gt=0)
     client_max_pending_s: float = Field(default=10.0, gt=0)
     # Access: tokens here and/or in a JSON file ({"TOKEN": {"name": ..., "role": ...}}),
