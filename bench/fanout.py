@@ -1,15 +1,20 @@
 """WebSocket fan-out: ``python -m bench.fanout [--clients N] [--seconds S] [--silent M]``.
 
-The whole pipeline (embedded broker + Redis, one worker, one gateway process) with a steady
-stream of simulated events (``--rate``, default 200 events/s), so that the worker publishes
-about four updates a second (``publish_interval_s`` 0.25 s). N WebSocket clients subscribed
-to the tenant run in client processes of their own (``--client-processes``, default 2; all
-of a process's clients in one asyncio loop; ``--compression deflate`` as browsers offer it).
+The whole pipeline (embedded broker + Redis, one worker, one gateway process, the project's
+defaults) with a steady stream of simulated events (``--rate``, default 200 events/s), so
+that the worker publishes about ten updates a second (``publish_interval_s`` 0.1 s). N
+WebSocket clients subscribed to the tenant, as wallboards (asking for no update interval of
+their own), get the gateway's default: at most four updates a second
+(``client_update_interval_s`` 0.25 s), each the publications since the last one merged. They
+run in client processes of their own (``--client-processes``, default 2; all of a
+process's clients in one asyncio loop; ``--compression deflate`` as browsers offer it).
 For every update each client receives they note the *push lag*: its receive time minus the
 update's ``published_at`` (the worker's wall clock when it began the publication, so the
 worker's publication time is included), and the *gateway lag*: its receive time minus the
-time the update (by ``seq``) arrived on the Redis channel, as seen by a subscriber in the
-benchmark process. Both include the client processes' own time to read the message.
+time the update (by ``seq``, the latest publication merged into it) arrived on the Redis
+channel, as seen by a subscriber in the benchmark process. Both include the client
+processes' own time to read the message, and the wait of that publication for the client's
+next send (up to one publish interval, as publications come more often than sends).
 
 Three phases of ``--seconds`` each, one after the other on the same clients:
 
@@ -422,6 +427,8 @@ def run_once(clients: int, silent: int, seconds: float, rate: float,
         result: dict[str, Any] = {
             "clients": clients, "silent": silent, "client_processes": processes,
             "connect_s": connect_s,
+            "publish_interval_s": stack.settings.publish_interval_s,
+            "client_update_interval_s": stack.settings.client_update_interval_s,
             "closed_during_run": sum(t["closed_during_run"] for t in totals),
             "gateway_slow_clients_dropped": dropped,
         }
@@ -501,6 +508,8 @@ def run(clients: int = 1000, seconds: float = 30.0, runs: int = 1, silent: int =
         "runs": runs, "rate": rate, "compression": compression or "none",
         "client_processes": processes, "silent_deflate": silent_deflate,
         "settings_overrides": overrides or {}, "machine": machine(),
+        "publish_interval_s": details[0]["publish_interval_s"],
+        "client_update_interval_s": details[0]["client_update_interval_s"],
         "target_p99_s": TARGET_P99_S, "target_silent_change": TARGET_SILENT_CHANGE,
         "phases": summary, "silent_p99_change": changes,
         "runs_detail": details,
@@ -508,10 +517,16 @@ def run(clients: int = 1000, seconds: float = 30.0, runs: int = 1, silent: int =
 
 
 def print_table(results: dict[str, Any]) -> None:
+    overrides = results["settings_overrides"]
     print(f"\n{results['clients']:,} clients in {results['client_processes']} process(es) "
           f"(+{results['silent']} silent in the second phase), {results['rate']:,.0f} events/s,"
           f" compression {results['compression']}, "
           f"medians of {results['runs']} run(s) of {results['seconds']:.0f} s per phase")
+    interval = results["client_update_interval_s"]
+    print(f"settings: {', '.join(f'{k}={v}' for k, v in overrides.items()) or 'defaults'}; "
+          f"the worker publishes at most every {results['publish_interval_s']:g} s, each "
+          f"client is sent at most {1 / interval:g} updates a second "
+          f"(client_update_interval_s {interval:g} s)")
     print(f"{'phase':<13}{'push p50':>10}{'push p99':>10}{'push max':>10}{'gw p50':>8}"
           f"{'gw p99':>8}{'upd/s/cl':>10}{'published/s':>13}{'gateway cpu':>13}"
           f"{'clients cpu':>13}")

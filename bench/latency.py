@@ -1,4 +1,5 @@
-"""End-to-end latency: ``python -m bench.latency [--seconds S] [--runs R] [--rates 1000,5000]``.
+"""End-to-end latency: ``python -m bench.latency [--seconds S] [--runs R] [--rates 1000,5000]
+[--interval S]``.
 
 From an event handed to the producer to a WebSocket client receiving figures that include
 it, through the whole pipeline: embedded broker + Redis, one worker process, one gateway
@@ -8,9 +9,11 @@ A producer process sends simulated events at a steady rate with the project's
 ``EventSender`` (one message per partition, flushed every 20 ms), stamped with wall time.
 Every 100 ms it also sends a *probe*: a ``contact.queued`` on a queue of its own, so probe k
 makes that queue's ``offered`` k. The client (subscribed to the whole tenant, as the
-wallboard) notes when it first receives a message in which ``offered`` >= k; the latency of
-probe k is that time minus the time probe k was handed to the sender. Probes of the first
-``--warmup`` seconds are not counted.
+wallboard, but asking for updates every ``--interval`` seconds, default 0.08, as a
+supervisor's screen would: ``interval_s`` in its subscribe message) notes when it first
+receives a message in which ``offered`` >= k; the latency of probe k is that time minus the
+time probe k was handed to the sender. Probes of the first ``--warmup`` seconds are not
+counted. Everything else runs with the project's defaults (``--set`` changes a setting).
 
 Each rate gets a fresh stack per run; runs alternate the rates (1k, 5k, 1k, 5k, ...), and
 figures are medians over runs of each run's p50 / p99 / max. Prints a table and writes
@@ -53,6 +56,7 @@ PROBE_QUEUE = "bench-probe"
 PROBE_EVERY_S = 0.1
 RATES = (1000, 5000)
 TARGET_P99_S = 0.25  # at 5k events/s
+CLIENT_INTERVAL_S = 0.08  # the update interval the client asks for (a supervisor's screen)
 
 
 @dataclass
@@ -65,10 +69,12 @@ class Seen:
     seq: int
 
 
-async def watch_probes(url: str, seen: list[Seen], done: asyncio.Event) -> None:
+async def watch_probes(url: str, seen: list[Seen], done: asyncio.Event,
+                       interval_s: float) -> None:
     """Note each message in which the probe queue's ``offered`` grows."""
     async with connect(url, max_size=None, ping_interval=None) as ws:
-        await ws.send(orjson.dumps({"type": "subscribe", "tenant": "default"}).decode())
+        await ws.send(orjson.dumps({"type": "subscribe", "tenant": "default",
+                                    "interval_s": interval_s}).decode())
         offered = 0
         while not done.is_set():
             try:
@@ -77,7 +83,10 @@ async def watch_probes(url: str, seen: list[Seen], done: asyncio.Event) -> None:
             except TimeoutError:
                 continue
             received = time.time()
-            data = orjson.loads(raw).get("data", {})
+            message = orjson.loads(raw)
+            if message.get("type") == "error":
+                raise RuntimeError(f"the gateway refused the subscription: {message}")
+            data = message.get("data", {})
             probes = data.get("queues", {}).get(PROBE_QUEUE)
             if probes and probes.get("offered", 0) > offered:
                 offered = probes["offered"]
@@ -137,12 +146,12 @@ def probe_latencies(sent: list[float], seen: list[Seen], arrivals: dict[int, flo
 
 
 async def _measure(stack: Stack, rate: float, seconds: float, warmup_s: float,
-                   pids: dict[str, int]) -> dict[str, Any]:
+                   pids: dict[str, int], interval_s: float) -> dict[str, Any]:
     settings = stack.settings
     seen: list[Seen] = []
     arrivals: dict[int, float] = {}
     done = asyncio.Event()
-    watcher = asyncio.create_task(watch_probes(stack.ws_url, seen, done))
+    watcher = asyncio.create_task(watch_probes(stack.ws_url, seen, done, interval_s))
     listener = asyncio.create_task(watch_redis(settings.redis_url or "",
                                                settings.updates_channel("default"), arrivals,
                                                done))
@@ -197,15 +206,17 @@ async def _measure(stack: Stack, rate: float, seconds: float, warmup_s: float,
 
 
 def run_once(rate: float, seconds: float, warmup_s: float, tag: str,
-             overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One measurement at ``rate`` on a fresh stack (settings ``overrides`` if given)."""
+             overrides: dict[str, Any] | None = None,
+             interval_s: float = CLIENT_INTERVAL_S) -> dict[str, Any]:
+    """One measurement at ``rate`` on a fresh stack (settings ``overrides`` if given), the
+    client asking for updates every ``interval_s``."""
     with embedded_stack(tag, **{"timezone": midday_timezone(), **(overrides or {})}) as stack:
         worker = stack.start_worker()
         gateway = stack.start_gateway()
         stack.wait_worker_ready(worker)
         pids = {"worker": worker.pid, "gateway": gateway.pid, "broker": stack.kafka.proc.pid,
                 "redis": stack.store.proc.pid}
-        result = asyncio.run(_measure(stack, rate, seconds, warmup_s, pids))
+        result = asyncio.run(_measure(stack, rate, seconds, warmup_s, pids, interval_s))
         for name, proc in (("worker", worker), ("gateway", gateway)):
             if proc.poll() is not None:
                 raise RuntimeError(f"{name} exited during the run:\n{stack.log_tail(proc)}")
@@ -214,14 +225,15 @@ def run_once(rate: float, seconds: float, warmup_s: float, tag: str,
 
 def run(seconds: float = 30.0, runs: int = 3, rates: tuple[float, ...] = RATES,
         warmup_s: float = 3.0, overrides: dict[str, Any] | None = None,
-        verbose: bool = True) -> dict[str, Any]:
+        verbose: bool = True, interval_s: float = CLIENT_INTERVAL_S) -> dict[str, Any]:
     """Medians over ``runs`` runs (rates alternating) of p50 / p99 / max latency, seconds;
-    ``overrides``: settings to change (e.g. ``{"publish_interval_s": 0.1}``)."""
+    ``overrides``: settings to change (e.g. ``{"batch_within_s": 0.01}``; none: the
+    defaults); ``interval_s``: the update interval the client asks for."""
     per_rate: dict[float, list[dict[str, Any]]] = {rate: [] for rate in rates}
     for run_index in range(runs):
         for rate in rates:
             result = run_once(rate, seconds, warmup_s, f"lat-{run_index}-{int(rate)}",
-                              overrides)
+                              overrides, interval_s)
             per_rate[rate].append(result)
             if verbose:
                 print(f"  run {run_index + 1}/{runs} {rate:>6,.0f} ev/s: "
@@ -246,15 +258,18 @@ def run(seconds: float = 30.0, runs: int = 3, rates: tuple[float, ...] = RATES,
                               for name in results[0]["cpu_percent"]}
         summary.append(row)
     return {"benchmark": "latency", "seconds": seconds, "runs": runs, "warmup_s": warmup_s,
-            "settings_overrides": overrides or {},
+            "settings_overrides": overrides or {}, "client_interval_s": interval_s,
             "probe_every_s": PROBE_EVERY_S, "target_p99_s_at_5k": TARGET_P99_S,
             "machine": machine(), "rates": summary,
             "runs_detail": {f"{rate:g}": results for rate, results in per_rate.items()}}
 
 
 def print_table(results: dict[str, Any]) -> None:
-    print(f"\nproduce -> WebSocket client, medians of {results['runs']} runs of "
-          f"{results['seconds']:.0f} s (min - max)")
+    overrides = results["settings_overrides"]
+    print(f"\nproduce -> WebSocket client (asking for updates every "
+          f"{results['client_interval_s']:g} s; settings: "
+          + (", ".join(f"{k}={v}" for k, v in overrides.items()) if overrides else "defaults")
+          + f"), medians of {results['runs']} runs of {results['seconds']:.0f} s (min - max)")
     print(f"{'events/s':>9}{'sent/s':>9}{'p50 ms':>16}{'p99 ms':>16}{'max ms':>16}"
           f"{'worker cpu':>12}{'gateway cpu':>13}")
     for row in results["rates"]:
@@ -281,10 +296,14 @@ def main() -> None:
     parser.add_argument("--rates", default=",".join(str(r) for r in RATES),
                         help="comma-separated events/s")
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--interval", type=float, default=CLIENT_INTERVAL_S,
+                        help="the update interval the client asks for, seconds (interval_s "
+                             f"of its subscription; default {CLIENT_INTERVAL_S:g})")
     add_settings_option(parser)
     args = parser.parse_args()
     rates = tuple(float(r) for r in args.rates.split(","))
-    results = run(args.seconds, args.runs, rates, args.warmup, settings_overrides(args))
+    results = run(args.seconds, args.runs, rates, args.warmup, settings_overrides(args),
+                  interval_s=args.interval)
     print_table(results)
     RESULTS.write_text(orjson.dumps(results, option=orjson.OPT_INDENT_2).decode())
     print(f"written to {RESULTS.relative_to(HERE.parent)}")

@@ -346,8 +346,8 @@ def percentile(values: Sequence[float], q: float) -> float:
 def add_settings_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="settings", action="append", default=[],
                         metavar="NAME=VALUE",
-                        help="change a setting for the run (repeatable), e.g. "
-                             "--set publish_interval_s=0.1")
+                        help="change a setting for the run (repeatable; none: the "
+                             "defaults), e.g. --set batch_within_s=0.01")
 
 
 def settings_overrides(args: argparse.Namespace) -> dict[str, Any]:

@@ -12,9 +12,10 @@ snapshots and the open alerts, and keeps the latest merged state and open alerts
 in memory (:mod:`gateway.state`, :mod:`gateway.alerts`). A Redis update is merged into the
 state and into one *feed* per distinct subscription (:class:`gateway.state.Feed`); an alert
 goes into each client's pending list; no socket is awaited on the broadcast path. Each
-client has a sender task that sends what is new at most once per
-``client_update_interval_s``: the feed's changes since the client's last send, merged and
-encoded once for all clients at the same point, compressed once per message
+client has a sender task that sends what is new at most once per its update interval (the
+``interval_s`` of its subscription, else ``client_update_interval_s``): the feed's changes
+since the client's last send, merged and encoded once for all clients at the same point
+(whatever their intervals), compressed once per message
 (:mod:`gateway.compression`); a client whose socket does not take a message within
 ``client_max_pending_s`` is closed (1013) and dropped. Acknowledgements from clients go to
 the worker through a Redis stream; alert transitions go to webhooks (:mod:`gateway.webhooks`).
@@ -70,6 +71,7 @@ from gateway.state import (
     Feed,
     Json,
     Outcome,
+    SubscribeRequest,
     Subscription,
     TenantState,
     empty_snapshot,
@@ -157,6 +159,11 @@ class ClientSession:
         self.rate = RateLimit(gateway.settings.client_messages_per_s)
         self.subscription: Subscription | None = None
         self.feed: Feed | None = None  # the subscription's shared updates (gateway.state)
+        # at most one send per interval; the subscription's, else the gateway's default
+        self.interval_s = gateway.settings.client_update_interval_s
+        # Ends the sender's wait between sends: the client is owed an answer (a new
+        # subscription's snapshot, a reply to its message, the error before closing).
+        self.answer_now = asyncio.Event()
         self.sent_version = 0  # the feed's version the client was last sent
         self.needs_snapshot = False
         self.needs_alerts = False
@@ -177,9 +184,13 @@ class ClientSession:
     def __repr__(self) -> str:
         return f"<client {self.ws.remote_address} {self.grant.name} {self.subscription}>"
 
-    def subscribe(self, subscription: Subscription) -> None:
-        """A new subscription: the next messages are a fresh snapshot of it and its alerts."""
+    def subscribe(self, subscription: Subscription, interval_s: float | None = None) -> None:
+        """A new subscription: the next messages, sent at once, are a fresh snapshot of it and
+        its alerts; then updates at most once per ``interval_s`` (``None``: the default)."""
         self.subscription = subscription
+        self.interval_s = (self.gateway.settings.client_update_interval_s if interval_s is None
+                           else interval_s)
+        self.answer_now.set()
         self.needs_snapshot = True
         self.needs_alerts = self.grant.sees_alerts
         self.pending_alerts.clear()
@@ -230,7 +241,9 @@ class ClientSession:
             self.wake.set()
 
     def reply(self, message: Json) -> None:
+        """Queue an answer to the client's message; it goes at once."""
         self.replies.append(message)
+        self.answer_now.set()
         self.wake.set()
 
     def report_error(self, message: str) -> bool:
@@ -248,6 +261,7 @@ class ClientSession:
         """Send the error, then close: done by the sender, after what is queued."""
         if self.closing is None:
             self.closing = closing
+            self.answer_now.set()
             self.wake.set()
 
     def take_messages(self) -> list[bytes]:
@@ -301,14 +315,18 @@ class ClientSession:
             messages.append(encode({"type": "webhooks", **stats}))
         return messages
 
-    async def run_sender(self, interval_s: float, max_pending_s: float) -> None:
-        """Send at most one batch per interval, measured from the start of one send to the
-        next (a change that comes in later than an interval after the last send goes at
-        once); drop the client when a send does not finish."""
+    async def run_sender(self, max_pending_s: float) -> None:
+        """Send at most one batch per interval (``self.interval_s``, read at every send, so a
+        re-subscription changes it), measured from the start of one send to the next: a
+        change that comes in later than an interval after the last send goes at once, and
+        so does an answer the client is owed (``answer_now``: a new subscription's snapshot,
+        a reply, the closing error), with whatever else is pending. Drop the client when a
+        send does not finish."""
         try:
             while True:
                 await self.wake.wait()
                 self.wake.clear()
+                self.answer_now.clear()  # this send takes what is owed now
                 started = time.monotonic()
                 for message in self.take_messages():
                     async with asyncio.timeout(max_pending_s):
@@ -317,13 +335,22 @@ class ClientSession:
                 if self.closing is not None:
                     await close_connection(self.ws, self.closing.code, self.closing.reason)
                     return
-                await asyncio.sleep(max(0.0, interval_s - (time.monotonic() - started)))
+                await self._rest(started + self.interval_s)
         except TimeoutError:
             self.gateway.slow_clients_dropped += 1
             logger.warning("dropping %r: nothing could be sent for %.1f s", self, max_pending_s)
             await close_connection(self.ws, CloseCode.TRY_AGAIN_LATER, "client too slow")
         except ConnectionClosed:
             pass
+
+    async def _rest(self, until: float) -> None:
+        """Wait until ``until`` (monotonic clock), or until the client is owed an answer."""
+        remaining = until - time.monotonic()
+        if remaining <= 0 or self.answer_now.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(remaining):
+                await self.answer_now.wait()
 
 
 class Gateway:
@@ -774,13 +801,15 @@ class Gateway:
         if kind != "subscribe":
             return client.report_error(f"unknown message type {str(kind)[:40]!r}")
         try:
-            subscription = client.grant.restrict(
-                Subscription.from_message(message, client.grant.default_tenant))
+            request = SubscribeRequest.from_message(
+                message, client.grant.default_tenant,
+                min_interval_s=self.settings.client_min_update_interval_s)
+            subscription = client.grant.restrict(request.subscription)
         except ValueError as exc:
             return client.report_error(str(exc))
         await self.ensure_tenant(subscription.tenant)
         self._index(client, subscription)
-        client.subscribe(subscription)
+        client.subscribe(subscription, request.interval_s)
         return True
 
     async def refuse(self, ws: ServerConnection, closing: Closing) -> None:
@@ -824,9 +853,12 @@ class Gateway:
         grant, digest = admitted
         client = ClientSession(ws, self, grant, digest)
         subscription: Subscription | None = None
+        interval_s: float | None = None
         try:
-            subscription = grant.restrict(Subscription.from_query(
-                urlsplit(ws.request.path).query if ws.request else "", grant.default_tenant))
+            request = SubscribeRequest.from_query(
+                urlsplit(ws.request.path).query if ws.request else "", grant.default_tenant,
+                min_interval_s=self.settings.client_min_update_interval_s)
+            subscription, interval_s = grant.restrict(request.subscription), request.interval_s
         except ValueError as exc:
             client.report_error(f"{exc}; send a subscribe message")
         if subscription is not None:
@@ -836,11 +868,10 @@ class Gateway:
             self.clients.add(client)
             if digest:
                 self.clients_by_token[digest].add(client)
-            sender = asyncio.create_task(client.run_sender(
-                self.settings.client_update_interval_s, self.settings.client_max_pending_s))
+            sender = asyncio.create_task(client.run_sender(self.settings.client_max_pending_s))
             if subscription is not None:
                 self._index(client, subscription)
-                client.subscribe(subscription)
+                client.subscribe(subscription, interval_s)
             async for raw in ws:
                 if client.closing is not None:
                     continue  # the sender is closing the connection

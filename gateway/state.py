@@ -11,6 +11,7 @@ whole.
 from __future__ import annotations
 
 import enum
+import math
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -29,6 +30,9 @@ DEFAULT_TENANT = "default"
 TENANT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_FILTER_NAMES = 1000
 MAX_NAME_LENGTH = 256
+# The longest update interval a client may ask for (the shortest is a setting,
+# client_min_update_interval_s).
+MAX_UPDATE_INTERVAL_S = 5.0
 
 
 class Outcome(enum.Enum):
@@ -180,35 +184,6 @@ class Subscription:
     limited: bool = False
 
     @classmethod
-    def from_query(cls, query: str, default_tenant: str = DEFAULT_TENANT) -> Subscription:
-        """From a URL query: ``tenant=default&queues=billing,sales&teams=Team%20Blue``."""
-        params = parse_qs(query, keep_blank_values=True)
-
-        def names(key: str) -> list[str]:
-            return [name for value in params.get(key, []) for name in value.split(",")]
-
-        tenants = params.get("tenant", [])
-        return cls.build(tenants[-1] if tenants else None, names("queues"), names("teams"),
-                         default_tenant)
-
-    @classmethod
-    def from_message(cls, message: Mapping[str, Any],
-                     default_tenant: str = DEFAULT_TENANT) -> Subscription:
-        """From a ``{"type": "subscribe", ...}`` message; raises ``ValueError`` if malformed."""
-        tenant = message.get("tenant")
-        if tenant is not None and not isinstance(tenant, str):
-            raise ValueError("subscribe: tenant must be a string")
-        lists = []
-        for key in ("queues", "teams"):
-            value = message.get(key)
-            if value is None:
-                value = []
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ValueError(f"subscribe: {key} must be a list of strings")
-            lists.append(value)
-        return cls.build(tenant, lists[0], lists[1], default_tenant)
-
-    @classmethod
     def build(cls, tenant: str | None, queues: Iterable[str], teams: Iterable[str],
               default_tenant: str = DEFAULT_TENANT) -> Subscription:
         tenant = tenant.strip() if tenant else default_tenant
@@ -304,6 +279,79 @@ class Subscription:
         view["agents"] = agents
         view["removed"] = removed
         return view
+
+
+@dataclass(frozen=True)
+class SubscribeRequest:
+    """What a client asks for, in a ``subscribe`` message or the ``/ws`` URL query: a
+    subscription and, optionally, how often it is sent updates (``interval_s``, seconds;
+    ``None``: the gateway's default). Both forms are read here, and checked the same way.
+
+    The interval is not part of the :class:`Subscription`: clients that see the same thing
+    share one feed whatever their intervals.
+    """
+
+    subscription: Subscription
+    interval_s: float | None = None
+
+    @classmethod
+    def from_query(cls, query: str, default_tenant: str = DEFAULT_TENANT, *,
+                   min_interval_s: float) -> SubscribeRequest:
+        """From a URL query: ``tenant=default&queues=billing,sales&teams=Team%20Blue`` and
+        optionally ``interval_s=0.1``; raises ``ValueError`` if malformed."""
+        params = parse_qs(query, keep_blank_values=True)
+
+        def names(key: str) -> list[str]:
+            return [name for value in params.get(key, []) for name in value.split(",")]
+
+        def last(key: str) -> str | None:
+            values = params.get(key, [])
+            return values[-1] if values else None
+
+        interval = (last("interval_s") or "").strip()  # absent or blank: the default
+        return cls(Subscription.build(last("tenant"), names("queues"), names("teams"),
+                                      default_tenant),
+                   check_update_interval(_number(interval), min_interval_s) if interval
+                   else None)
+
+    @classmethod
+    def from_message(cls, message: Mapping[str, Any], default_tenant: str = DEFAULT_TENANT,
+                     *, min_interval_s: float) -> SubscribeRequest:
+        """From a ``{"type": "subscribe", ...}`` message; raises ``ValueError`` if malformed."""
+        tenant = message.get("tenant")
+        if tenant is not None and not isinstance(tenant, str):
+            raise ValueError("subscribe: tenant must be a string")
+        lists = []
+        for key in ("queues", "teams"):
+            value = message.get(key)
+            if value is None:
+                value = []
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"subscribe: {key} must be a list of strings")
+            lists.append(value)
+        interval = message.get("interval_s")
+        return cls(Subscription.build(tenant, lists[0], lists[1], default_tenant),
+                   None if interval is None else check_update_interval(interval,
+                                                                       min_interval_s))
+
+
+def _number(text: str) -> float | str:
+    """A URL parameter as a number, or the text itself (which the check refuses)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def check_update_interval(value: object, min_s: float,
+                          max_s: float = MAX_UPDATE_INTERVAL_S) -> float:
+    """The update interval a client asks for, in seconds: a number from ``min_s`` to
+    ``max_s``; anything else is a ``ValueError`` (never silently changed)."""
+    if (not isinstance(value, int | float) or isinstance(value, bool)
+            or not math.isfinite(value) or not min_s <= value <= max_s):
+        raise ValueError(f"interval_s must be a number of seconds from {min_s:g} to "
+                         f"{max_s:g}, not {repr(value)[:40]}")
+    return float(value)
 
 
 def _name_set(names: Iterable[str], what: str) -> frozenset[str]:

@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stream.sentiment.config import SentimentSettings
@@ -110,7 +110,10 @@ class Settings(BaseSettings):
     # intervals that cannot close yet (stream/alignment.py)
     partition_skew_max_s: float = Field(default=3600.0, ge=0)
     session_timeout_s: float = Field(default=10.0, gt=0)
-    publish_interval_s: float = Field(default=0.25, gt=0)
+    # At most this often, from the start of one turn to the next, the worker publishes what
+    # changed. Short, so that fresh figures are on Redis within 0.1 s; how often a client is
+    # sent them is the gateway's (client_update_interval_s below).
+    publish_interval_s: float = Field(default=0.1, gt=0)
     # Publish at least this often even when nothing changed, so pages can tell a quiet
     # center from a stopped pipeline.
     heartbeat_s: float = Field(default=2.0, gt=0)
@@ -127,9 +130,17 @@ class Settings(BaseSettings):
     webhooks: tuple[WebhookSettings, ...] = ()
 
     # Gateway
-    # Shorter than publish_interval_s: at the same rate a client's sends and the updates
-    # drift apart and the lag wanders over the whole interval (docs/performance.md)
-    client_update_interval_s: float = Field(default=0.2, gt=0)
+    # A client is sent what changed at most once per its update interval, from one send to
+    # the next: this one, unless it asks for its own (`interval_s` in its subscription,
+    # docs/live-state.md) of at least client_min_update_interval_s (and at most 5 s). Longer
+    # than publish_interval_s, a client gets the publications of its interval merged into
+    # one message, each having waited up to one client interval at the gateway (a wallboard
+    # needs no more than 4 a second); shorter, it gets each publication as it comes (a
+    # supervisor's screen, or the latency benchmark, asks for 0.08 s). About equal, the
+    # sends and the publications drift past each other and that wait wanders over the
+    # whole interval (docs/performance.md).
+    client_update_interval_s: float = Field(default=0.25, gt=0)
+    client_min_update_interval_s: float = Field(default=0.05, gt=0)
     client_max_pending_s: float = Field(default=10.0, gt=0)
     # Access: tokens here and/or in a JSON file ({"TOKEN": {"name": ..., "role": ...}}),
     # read again when it changes (to issue or revoke a token, edit the file).
@@ -148,6 +159,13 @@ class Settings(BaseSettings):
             key = f"FLOORPULSE_{name.upper()}"
             env[key] = value if isinstance(value, str) else json.dumps(value)
         return env
+
+    @model_validator(mode="after")
+    def _default_interval_allowed(self) -> Settings:
+        if self.client_update_interval_s < self.client_min_update_interval_s:
+            raise ValueError("client_update_interval_s must be at least "
+                             "client_min_update_interval_s")
+        return self
 
     @field_validator("timezone")
     @classmethod

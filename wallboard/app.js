@@ -34,6 +34,10 @@ const TOKEN_KEY = "floorpulse.token";
 const REFUSED = { 4401: "Access refused", 4403: "Origin not allowed" };
 const CLOSE_RECONNECT = 4000;
 const SL_CLASSES = ["sl-green", "sl-amber", "sl-red", "sl-none"];
+// What the page passes on from its own address to the gateway (docs/live-state.md):
+// `?interval_s=0.1` asks for updates every 0.1 s (a supervisor's screen); a wallboard
+// asks for nothing and gets the gateway's default.
+const SUBSCRIPTION_KEYS = ["tenant", "queues", "teams", "interval_s"];
 
 // --- state -------------------------------------------------------------------------------
 
@@ -86,7 +90,7 @@ function takeToken() {
 function socketUrl() {
   const query = new URLSearchParams(window.location.search);
   const forward = new URLSearchParams();
-  for (const key of ["tenant", "queues", "teams"]) {
+  for (const key of SUBSCRIPTION_KEYS) {
     const value = query.get(key);
     if (value) forward.set(key, value);
   }
@@ -147,6 +151,7 @@ function send(message) {
 function onMessage(message) {
   if (message === null || typeof message !== "object") return;
   if (message.type === "snapshot" && message.data) {
+    describeSubscription(true);
     page.view = fromSnapshot(message.data);
     page.receivedAt = performance.now();
     render();
@@ -492,13 +497,16 @@ function tick() {
   }
 }
 
-function describeSubscription() {
+function describeSubscription(subscribed = false) {
   const query = new URLSearchParams(window.location.search);
   const parts = [];
   for (const key of ["queues", "teams"]) {
     const value = query.get(key);
     if (value) parts.push(`${key}: ${value.split(",").join(", ")}`);
   }
+  // the interval asked for, once the gateway took it (a snapshot came; else an error did)
+  const interval = Number(query.get("interval_s")?.trim() || NaN);
+  if (subscribed && Number.isFinite(interval)) parts.push(`updates every ${interval} s`);
   $("#subscription").textContent = parts.join(" · ");
 }
 

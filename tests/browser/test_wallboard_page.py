@@ -294,6 +294,34 @@ async def test_connection_indicator_follows_the_gateway(
     await expect(page.locator('[data-queue="sales"]')).to_have_count(1)
 
 
+async def test_the_page_asks_for_the_update_interval_of_its_address(
+    page: Page, running_gateway: RunningGateway, redis: aioredis.Redis
+) -> None:
+    await write_snapshot(redis, running_gateway.settings, small_snapshot(time.time()))
+    await running_gateway.start()
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    await page.goto(running_gateway.url + "?queues=sales&interval_s=0.5")
+    await expect(page.locator("#connection")).to_have_attribute("data-status", "connected")
+    await expect(page.locator("[data-queue]")).to_have_count(1)
+    await expect(page.locator("#subscription")).to_have_text(
+        "queues: sales · updates every 0.5 s")
+    assert len(sockets) == 1 and sockets[0].endswith("/ws?queues=sales&interval_s=0.5"), sockets
+
+    # one the gateway refuses: its error, no figures, and no rate shown
+    await page.goto(running_gateway.url + "?interval_s=0.001")
+    await expect(page.locator("#notice")).to_contain_text(
+        "interval_s must be a number of seconds from 0.05 to 5, not 0.001")
+    await expect(page.locator("#subscription")).to_have_text("")
+    await expect(page.locator("[data-queue]")).to_have_count(0)
+
+    # a wallboard asks for nothing: the gateway's default, and nothing shown
+    await page.goto(running_gateway.url)
+    await expect(page.locator("[data-queue]")).to_have_count(4)
+    await expect(page.locator("#subscription")).to_have_text("")
+    assert "interval_s" not in sockets[-1], sockets
+
+
 async def test_stale_when_nothing_arrives(
     page: Page, running_gateway: RunningGateway, redis: aioredis.Redis
 ) -> None:

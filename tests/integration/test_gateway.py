@@ -1,6 +1,7 @@
 """The gateway against a real Redis: page and health over HTTP, snapshot then updates over
-WebSocket, filters, coalescing, gap recovery, bad messages, slow clients; tokens, roles,
-origins and the message rate; alerts to clients and acknowledgements to the worker."""
+WebSocket, filters, coalescing, per-subscription update intervals, gap recovery, bad
+messages, slow clients; tokens, roles, origins and the message rate; alerts to clients and
+acknowledgements to the worker."""
 
 from __future__ import annotations
 
@@ -390,6 +391,134 @@ async def test_a_client_that_never_reads_does_not_delay_others(
     finally:
         stuck.close()
         await running.stop()
+
+
+# --- per-subscription update intervals -----------------------------------------------------
+
+FEED_EVERY_S = 0.02
+FEED_S = 2.0
+
+
+async def record_updates(view: LiveView, times: list[float]) -> None:
+    """Note when each update arrives (until cancelled; the view keeps merging them)."""
+    while True:
+        with contextlib.suppress(TimeoutError):
+            if (await view.receive(1.0))["type"] == "update":
+                times.append(time.monotonic())
+
+
+async def updates_counted(redis: aioredis.Redis, settings: Settings, views: list[LiveView],
+                          first_seq: int) -> tuple[list[int], int]:
+    """Publish a change every ``FEED_EVERY_S`` for ``FEED_S``; how many updates each view
+    received meanwhile, once all of them have caught up, and the last ``seq``."""
+    times: list[list[float]] = [[] for _ in views]
+    recorders = [asyncio.create_task(record_updates(view, noted))
+                 for view, noted in zip(views, times, strict=True)]
+    try:
+        started = time.monotonic()
+        seq = first_seq
+        while time.monotonic() - started < FEED_S:
+            await publish(redis, settings, update(seq, queues={"billing": {"waiting": seq}}))
+            seq += 1
+            await asyncio.sleep(FEED_EVERY_S)
+        last = seq - 1
+        deadline = time.monotonic() + 5.0
+        while any(view.state["seq"] < last for view in views):
+            assert time.monotonic() < deadline, [view.state["seq"] for view in views]
+            await asyncio.sleep(0.05)
+    finally:
+        for recorder in recorders:
+            recorder.cancel()
+        await asyncio.gather(*recorders, return_exceptions=True)
+    assert all(view.state["queues"]["billing"] == {"waiting": last} for view in views)
+    return [sum(started <= t <= started + FEED_S for t in noted) for noted in times], last
+
+
+def assert_rates(fast: int, slow: int, fast_s: float, slow_s: float) -> None:
+    """At most one update per interval (+1 for the window's edges; a loaded machine can only
+    send fewer), and the fast client clearly more than the slow one."""
+    assert slow <= FEED_S / slow_s + 2, (fast, slow)
+    assert fast <= FEED_S / fast_s + 2, (fast, slow)
+    assert fast >= max(8, 2 * slow), (fast, slow)
+
+
+async def test_clients_with_different_intervals_get_updates_at_their_own_rates(
+    gateway: RunningGateway, redis: aioredis.Redis
+) -> None:
+    settings = gateway.settings
+    # one asks in the URL, the other in a subscribe message; the same feed for both
+    async with live_view(gateway, "?tenant=default&interval_s=0.1") as fast, \
+            live_view(gateway) as slow:
+        await slow.ws.send(orjson.dumps({"type": "subscribe", "interval_s": 0.5}).decode())
+        assert (await slow.receive())["type"] == "snapshot"
+        (fast_n, slow_n), last = await updates_counted(redis, settings, [fast, slow], 2)
+        assert_rates(fast_n, slow_n, 0.1, 0.5)
+
+        # a re-subscription changes the rate: the two swap
+        await fast.ws.send(orjson.dumps({"type": "subscribe", "interval_s": 0.5}).decode())
+        await slow.ws.send(orjson.dumps({"type": "subscribe", "interval_s": 0.1}).decode())
+        assert (await fast.receive_type("snapshot"))["data"]["seq"] == last
+        assert (await slow.receive_type("snapshot"))["data"]["seq"] == last
+        (was_fast_n, was_slow_n), last = await updates_counted(redis, settings, [fast, slow],
+                                                               last + 1)
+        assert_rates(was_slow_n, was_fast_n, 0.1, 0.5)
+
+        # without an interval, a subscription has the gateway's default again (0.1 s here)
+        await fast.ws.send(orjson.dumps({"type": "subscribe"}).decode())
+        await fast.receive_type("snapshot")
+        (default_n, also_fast_n), _ = await updates_counted(redis, settings, [fast, slow],
+                                                            last + 1)
+        for count in (default_n, also_fast_n):
+            assert 8 <= count <= FEED_S / 0.1 + 2, (default_n, also_fast_n)
+
+
+async def test_a_new_subscription_is_answered_at_once_whatever_the_interval(
+    gateway: RunningGateway, redis: aioredis.Redis
+) -> None:
+    async with live_view(gateway, "?interval_s=5") as view:
+        # a change within 5 s of the snapshot waits for the interval ...
+        await publish(redis, gateway.settings, update(2, queues={"billing": {"waiting": 2}}))
+        with pytest.raises(TimeoutError):
+            await view.receive(0.5)
+        # ... a new subscription does not: its snapshot (with that change) goes at once
+        asked = time.monotonic()
+        await view.ws.send(orjson.dumps({"type": "subscribe", "queues": ["billing"],
+                                         "interval_s": 5}).decode())
+        snapshot_message = await view.receive_type("snapshot", timeout=3.0)
+        assert time.monotonic() - asked < 1.5  # not the rest of the 5 s
+        assert snapshot_message["data"]["seq"] == 2
+        assert set(snapshot_message["data"]["queues"]) == {"billing"}
+        # and the interval runs again from that send
+        await publish(redis, gateway.settings, update(3, queues={"billing": {"waiting": 3}}))
+        with pytest.raises(TimeoutError):
+            await view.receive(2.0)
+        await view.wait_for(lambda s: s["seq"] == 3, timeout=5.0)
+
+
+async def test_an_interval_out_of_range_is_an_error_and_the_subscription_stays(
+    gateway: RunningGateway, redis: aioredis.Redis
+) -> None:
+    async with live_view(gateway, "?queues=billing&interval_s=0.1") as view:
+        for bad in (0.001, 60, "0.5", True):
+            await view.ws.send(orjson.dumps({"type": "subscribe", "queues": ["sales"],
+                                             "interval_s": bad}).decode())
+            message = await view.receive()
+            assert message == {"type": "error", "message": (
+                "interval_s must be a number of seconds from 0.05 to 5, "
+                f"not {bad!r}")}, message
+        await publish(redis, gateway.settings, update(2, queues={"billing": {"waiting": 5}}))
+        state = await view.wait_for(lambda s: s["seq"] == 2)
+        assert set(state["queues"]) == {"billing"}
+    # in the URL: the error, and no subscription until a subscribe message
+    async with connect(gateway.ws_url + "?interval_s=0.01", open_timeout=5) as ws:
+        view = LiveView(ws)
+        message = await view.receive()
+        assert message["type"] == "error", message
+        assert message["message"] == ("interval_s must be a number of seconds from 0.05 to 5, "
+                                      "not 0.01; send a subscribe message")
+        assert (await view.receive())["type"] == "access"
+        await ws.send(orjson.dumps({"type": "subscribe", "interval_s": 0.05}).decode())
+        assert (await view.receive())["type"] == "snapshot"
 
 
 # --- access, alerts and acknowledgements ---------------------------------------------------

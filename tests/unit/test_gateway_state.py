@@ -1,4 +1,5 @@
-"""The gateway's pure logic: update merge, gap detection, subscription filters, coalescing."""
+"""The gateway's pure logic: update merge, gap detection, subscriptions (and the update
+interval a client asks for), subscription filters, coalescing."""
 
 from __future__ import annotations
 
@@ -7,18 +8,23 @@ from typing import Any
 
 import orjson
 import pytest
+from pydantic import ValidationError
 
 from gateway.state import (
+    MAX_UPDATE_INTERVAL_S,
     Change,
     Feed,
     Outcome,
+    SubscribeRequest,
     Subscription,
     TenantState,
     apply_to_snapshot,
+    check_update_interval,
     coalesce,
     diff_snapshots,
     empty_removed,
 )
+from stream.settings import Settings
 
 Json = dict[str, Any]
 
@@ -141,11 +147,22 @@ def test_diff_then_apply_reproduces_the_new_snapshot() -> None:
 # --- subscriptions ----------------------------------------------------------------------
 
 
+MIN_S = 0.05  # the gateway's client_min_update_interval_s, as a test sets it
+
+
+def from_query(query: str) -> SubscribeRequest:
+    return SubscribeRequest.from_query(query, min_interval_s=MIN_S)
+
+
+def from_message(message: Json) -> SubscribeRequest:
+    return SubscribeRequest.from_message(message, min_interval_s=MIN_S)
+
+
 def test_subscription_from_query() -> None:
-    sub = Subscription.from_query("tenant=acme&queues=billing,sales&teams=Team%20Blue")
+    sub = from_query("tenant=acme&queues=billing,sales&teams=Team%20Blue").subscription
     assert sub == Subscription("acme", frozenset({"billing", "sales"}), frozenset({"Team Blue"}))
-    assert Subscription.from_query("") == Subscription("default")
-    assert Subscription.from_query("queues=") == Subscription("default")
+    assert from_query("") == SubscribeRequest(Subscription("default"))
+    assert from_query("queues=") == SubscribeRequest(Subscription("default"))
 
 
 @pytest.mark.parametrize("message", [
@@ -157,7 +174,73 @@ def test_subscription_from_query() -> None:
 ])
 def test_malformed_subscribe_is_a_value_error(message: Json) -> None:
     with pytest.raises(ValueError):
-        Subscription.from_message(message)
+        from_message(message)
+
+
+def test_without_an_interval_the_request_leaves_it_to_the_gateway() -> None:
+    assert from_message({"type": "subscribe"}).interval_s is None
+    assert from_message({"type": "subscribe", "interval_s": None}).interval_s is None
+    assert from_query("tenant=default").interval_s is None
+    assert from_query("interval_s=").interval_s is None
+    assert from_query("interval_s=%20").interval_s is None
+
+
+@pytest.mark.parametrize(("query", "message", "expected"), [
+    ("interval_s=0.1", {"interval_s": 0.1}, 0.1),
+    ("interval_s=2", {"interval_s": 2}, 2.0),
+    ("interval_s=0.05", {"interval_s": 0.05}, MIN_S),  # the bounds are allowed
+    ("interval_s=5", {"interval_s": 5}, MAX_UPDATE_INTERVAL_S),
+    ("interval_s=1e-1", {"interval_s": 1e-1}, 0.1),
+    ("interval_s=9&interval_s=0.5", {"interval_s": 0.5}, 0.5),  # the last one, as tenant
+])
+def test_an_interval_reads_the_same_from_the_url_and_the_message(
+        query: str, message: Json, expected: float) -> None:
+    by_url, by_message = from_query(query), from_message({"type": "subscribe", **message})
+    assert by_url.interval_s == by_message.interval_s == expected
+    assert isinstance(by_url.interval_s, float) and isinstance(by_message.interval_s, float)
+    assert by_url.subscription == by_message.subscription == Subscription()
+
+
+@pytest.mark.parametrize("value", [0.01, 0.0499, 0, -1, 5.01, 60, "inf", "nan", "-inf"])
+def test_an_interval_out_of_range_is_refused_not_clamped(value: float | str) -> None:
+    for ask in (lambda: from_query(f"interval_s={value}"),
+                lambda: from_message({"type": "subscribe", "interval_s": float(value)})):
+        with pytest.raises(ValueError, match=r"interval_s must be a number of seconds from "
+                                             r"0\.05 to 5"):
+            ask()
+
+
+@pytest.mark.parametrize("query", ["interval_s=fast", "interval_s=0,1", "interval_s=100ms",
+                                   "interval_s=0x10"])
+def test_an_interval_in_the_url_that_is_not_a_number_is_refused(query: str) -> None:
+    with pytest.raises(ValueError, match="interval_s must be a number"):
+        from_query(query)
+
+
+@pytest.mark.parametrize("value", ["0.1", True, [0.1], {"s": 0.1}])
+def test_an_interval_in_a_message_must_be_a_json_number(value: object) -> None:
+    with pytest.raises(ValueError, match="interval_s must be a number"):
+        from_message({"type": "subscribe", "interval_s": value})
+
+
+def test_the_shortest_interval_is_the_callers() -> None:
+    assert SubscribeRequest.from_query("interval_s=0.02", min_interval_s=0.01).interval_s == 0.02
+    with pytest.raises(ValueError, match="from 0.2 to 5"):
+        SubscribeRequest.from_message({"interval_s": 0.1}, min_interval_s=0.2)
+    assert check_update_interval(0.1, 0.05, max_s=0.1) == 0.1
+    with pytest.raises(ValueError, match="from 0.05 to 0.1"):
+        check_update_interval(0.2, 0.05, max_s=0.1)
+
+
+def test_interval_settings_defaults_env_and_the_default_within_the_shortest(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings()
+    assert (settings.publish_interval_s, settings.client_update_interval_s,
+            settings.client_min_update_interval_s) == (0.1, 0.25, 0.05)
+    monkeypatch.setenv("FLOORPULSE_CLIENT_MIN_UPDATE_INTERVAL_S", "0.02")
+    assert Settings().client_min_update_interval_s == 0.02
+    with pytest.raises(ValidationError, match="client_update_interval_s must be at least"):
+        Settings(client_update_interval_s=0.1, client_min_update_interval_s=0.2)
 
 
 def test_no_filter_shows_everything() -> None:
