@@ -224,7 +224,7 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
 
     # The events topic skips Faust's per-message path (stream/inbox.py): the consumer
     # appends its messages to the inbox, and the processor takes them a batch at a time.
-    inbox = Inbox(app, settings.read_ahead_messages)
+    inbox = Inbox(app, settings.read_ahead_messages, settings.read_ahead_bytes)
     app.topics.add(events_topic)
     deliver_directly(app, settings.topic_events, inbox)
     # In a catch-up, partitions far ahead of the slowest wait for it (stream/alignment.py).

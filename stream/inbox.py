@@ -42,29 +42,40 @@ DELIVERED: Any = object()  # what the callback returns for a message already in 
 
 
 class Inbox:
-    """The messages of one topic fetched and not yet taken, at most ``limit`` of them."""
+    """The messages of one topic fetched and not yet taken: at most ``limit`` of them and
+    ``limit_bytes`` of values (one message, however large, is always let in).
 
-    __slots__ = ("__weakref__", "app", "heard_at", "limit", "messages", "ready", "room",
-                 "wanted")
+    The byte bound keeps the read-ahead of batched producers (~100 KB a message) small: a
+    catch-up holds a few MB, not a thousand messages, and a partition held back
+    (:class:`Alignment`) stops soon after it is paused."""
 
-    def __init__(self, app: Any, limit: int) -> None:
+    __slots__ = ("__weakref__", "app", "heard_at", "limit", "limit_bytes", "messages",
+                 "ready", "room", "size", "wanted")
+
+    def __init__(self, app: Any, limit: int, limit_bytes: int) -> None:
         self.app = app
         self.limit = limit
+        self.limit_bytes = limit_bytes
         self.messages: deque[Any] = deque()
+        self.size = 0  # bytes of the values waiting
         self.wanted = 1  # how many messages set ``ready``
-        self.ready = asyncio.Event()  # set once ``wanted`` messages wait
-        self.room = asyncio.Event()  # set while fewer than ``limit`` wait
+        self.ready = asyncio.Event()  # set once ``wanted`` messages wait, or it is full
+        self.room = asyncio.Event()  # set while not full
         self.room.set()
         self.heard_at: dict[int, float] = {}  # partition -> loop time its last message was taken
 
     def put(self, message: Any) -> bool:
         """Append ``message``; False (and nothing appended) if the inbox is full."""
         messages = self.messages
-        if len(messages) >= self.limit:
+        if messages and (len(messages) >= self.limit or self.size >= self.limit_bytes):
             self.room.clear()
             return False
         messages.append(message)
-        if len(messages) >= self.wanted and not self.ready.is_set():
+        value = message.value
+        if value:
+            self.size += len(value)
+        if not self.ready.is_set() and (
+                len(messages) >= self.wanted or self.size >= self.limit_bytes):
             self.ready.set()
         return True
 
@@ -77,12 +88,13 @@ class Inbox:
     def clear(self) -> None:
         """Drop every waiting message (flow control, on a rebalance)."""
         self.messages.clear()
+        self.size = 0
         self.ready.clear()
         self.room.set()
 
     async def take(self, max_messages: int, within_s: float) -> list[Any]:
         """The next batch: waits for a first message, then up to ``within_s`` for up to
-        ``max_messages`` (or as many as the inbox holds). Each message taken is tracked as
+        ``max_messages`` (or until the inbox is full). Each message taken is tracked as
         unacknowledged; messages of an older consumer generation are dropped. May return an
         empty list."""
         app = self.app
@@ -92,7 +104,7 @@ class Inbox:
             self.ready.clear()
         await self.ready.wait()
         enough = min(max_messages, self.limit)
-        if len(self.messages) < enough:
+        if len(self.messages) < enough and self.size < self.limit_bytes:
             self.wanted = enough
             self.ready.clear()
             with contextlib.suppress(TimeoutError):
@@ -106,14 +118,18 @@ class Inbox:
         heard_at = self.heard_at
         now = asyncio.get_running_loop().time()
         batch = []
+        size = self.size
         for _ in range(min(max_messages, len(messages))):
             message = messages.popleft()
+            if message.value:
+                size -= len(message.value)
             if message.generation_id != generation:
                 continue
             message.tracked = True
             unacked.add(message)
             heard_at[message.partition] = now
             batch.append(message)
+        self.size = size
         if not messages:
             self.ready.clear()
         self.room.set()
@@ -128,12 +144,12 @@ class Inbox:
 
 class Alignment:
     """Holds back the partitions of the events topic that run ahead of the slowest in a
-    catch-up (stream/alignment.py says why): pauses their fetching, and resumes it once
-    the others have caught up.
+    catch-up (stream/alignment.py says why): stops fetching them, and fetches them again
+    once the others have caught up.
 
-    Faust pauses and resumes every partition in a rebalance; this is one of the flow
-    control's managed queues, so the rebalance also clears what it paused (:meth:`clear`),
-    and it changes nothing while the flow is suspended."""
+    A rebalance sets the consumer's fetched partitions anew (every assigned one); this is
+    one of the flow control's managed queues, so the rebalance also clears what it held
+    back (:meth:`clear`), and it changes nothing while the flow is suspended."""
 
     __slots__ = ("__weakref__", "app", "heard_at", "idle_s", "paused", "skew_ms", "topic")
 
@@ -155,16 +171,19 @@ class Alignment:
                            self.skew_ms, self.idle_s)
         if wanted == self.paused:
             return
+        # Faust's own back-pressure for a full stream buffer: the partition is no longer
+        # fetched, and what was fetched for it is still delivered (pausing it outright
+        # would drop the records of the fetch in progress, and the processor would have
+        # to seek back for them).
         consumer = self.app.consumer
-        pause, resume = wanted - self.paused, self.paused - wanted
-        if pause:
-            consumer.pause_partitions({TP(self.topic, p) for p in pause})
-        if resume:
-            consumer.resume_partitions({TP(self.topic, p) for p in resume})
+        for partition in wanted - self.paused:
+            consumer.on_buffer_full(TP(self.topic, partition))
+        for partition in self.paused - wanted:
+            consumer.on_buffer_drop(TP(self.topic, partition))
         self.paused = wanted
 
     def clear(self) -> None:
-        """A rebalance: Faust pauses and resumes every partition itself."""
+        """A rebalance: the consumer fetches every assigned partition again."""
         self.paused = set()
 
 

@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     # Messages the worker holds read ahead (Faust's stream buffer): batched
     # producers send ~100 KB messages, so this bounds the RSS of a catch-up.
     read_ahead_messages: int = Field(default=1024, ge=2)
+    # ... and at most this many bytes of the events topic (one message is always let in)
+    read_ahead_bytes: int = Field(default=4 << 20, ge=1)
     # In a catch-up, a partition more than this much stream time ahead of the slowest one
     # still receiving messages waits for it (0: never): bounds the state kept for the
     # intervals that cannot close yet (stream/alignment.py)

@@ -30,6 +30,7 @@ class Message:
     generation_id: int = 1
     tracked: bool = False
     partition: int = 0
+    value: bytes = b"{}"
 
 
 @dataclass
@@ -43,11 +44,11 @@ class Consumer:
         self.acked.append(message.offset)
         return True
 
-    def pause_partitions(self, tps: set[TP]) -> None:
-        self.paused |= tps
+    def on_buffer_full(self, tp: TP) -> None:
+        self.paused.add(tp)
 
-    def resume_partitions(self, tps: set[TP]) -> None:
-        self.paused -= tps
+    def on_buffer_drop(self, tp: TP) -> None:
+        self.paused.discard(tp)
 
 
 @dataclass
@@ -73,7 +74,7 @@ def run(coro: Any) -> Any:
 
 def test_a_batch_holds_what_arrived_within_the_wait_and_no_more_than_the_maximum() -> None:
     async def scenario() -> tuple[list[int], list[int], float]:
-        inbox = Inbox(App(), limit=100)
+        inbox = Inbox(App(), limit=100, limit_bytes=1 << 20)
         for offset in range(5):
             assert inbox.put(Message(offset))
         started = time.monotonic()
@@ -90,7 +91,7 @@ def test_a_batch_holds_what_arrived_within_the_wait_and_no_more_than_the_maximum
 
 def test_a_batch_is_taken_as_soon_as_enough_messages_arrive() -> None:
     async def scenario() -> tuple[list[int], float]:
-        inbox = Inbox(App(), limit=100)
+        inbox = Inbox(App(), limit=100, limit_bytes=1 << 20)
 
         async def arrive() -> None:
             for offset in range(4):
@@ -110,7 +111,7 @@ def test_a_batch_is_taken_as_soon_as_enough_messages_arrive() -> None:
 
 def test_a_full_inbox_refuses_and_the_callback_waits_for_room() -> None:
     async def scenario() -> tuple[bool, list[int], list[int]]:
-        inbox = Inbox(App(), limit=2)
+        inbox = Inbox(App(), limit=2, limit_bytes=1 << 20)
         inbox.put(Message(0))
         inbox.put(Message(1))
         refused = not inbox.put(Message(2))
@@ -131,7 +132,7 @@ def test_a_full_inbox_refuses_and_the_callback_waits_for_room() -> None:
 def test_taken_messages_are_unacknowledged_until_the_batch_is_acknowledged() -> None:
     async def scenario() -> tuple[int, list[int], int]:
         app = App()
-        inbox = Inbox(app, limit=10)
+        inbox = Inbox(app, limit=10, limit_bytes=1 << 20)
         inbox.put(Message(7))
         inbox.put(Message(8))
         batch = await inbox.take(max_messages=10, within_s=0.0)
@@ -146,7 +147,7 @@ def test_taken_messages_are_unacknowledged_until_the_batch_is_acknowledged() -> 
 def test_a_rebalance_clears_the_inbox_and_drops_messages_of_an_older_generation() -> None:
     async def scenario() -> tuple[list[int], list[int]]:
         app = App()
-        inbox = Inbox(app, limit=10)
+        inbox = Inbox(app, limit=10, limit_bytes=1 << 20)
         deliver_directly(app, "events", inbox)  # registers the inbox with flow control
         inbox.put(Message(0))
         inbox.put(Message(1))
@@ -172,7 +173,7 @@ def test_a_rebalance_clears_the_inbox_and_drops_messages_of_an_older_generation(
 def test_the_callback_delivers_the_topic_to_the_inbox_and_other_topics_to_faust() -> None:
     async def scenario() -> tuple[list[int], list[int], bool]:
         app = App()
-        inbox = Inbox(app, limit=1)
+        inbox = Inbox(app, limit=1, limit_bytes=1 << 20)
         deliver_directly(app, "events", inbox)
         callback: Any = app.topics.on_message
         assert callback(Message(0)) is DELIVERED
@@ -200,7 +201,7 @@ def test_the_consumer_does_not_wait_for_a_delivered_message() -> None:
         await asyncio.sleep(10)
 
     async def scenario() -> tuple[Any, Any]:
-        deliver_directly(App(), "events", Inbox(App(), limit=1))
+        deliver_directly(App(), "events", Inbox(App(), limit=1, limit_bytes=1 << 20))
         wait_first: Any = faust_consumer.Consumer.wait_first
         other = flow_wait()
         fast = await asyncio.wait_for(wait_first(object(), DELIVERED, other), 0.5)
@@ -228,7 +229,7 @@ def test_the_consumer_does_not_wait_for_a_delivered_message() -> None:
 def test_messages_come_out_in_the_order_they_were_delivered(limit: int) -> None:
     async def scenario() -> list[int]:
         app = App()
-        inbox = Inbox(app, limit=limit)
+        inbox = Inbox(app, limit=limit, limit_bytes=1 << 20)
         deliver_directly(app, "events", inbox)
         callback: Any = app.topics.on_message
 
@@ -270,7 +271,7 @@ def test_a_partition_with_nothing_more_to_read_holds_nobody_back() -> None:
 def test_alignment_pauses_and_resumes_fetching_and_a_rebalance_forgets_it() -> None:
     async def scenario() -> list[set[int]]:
         app = App()
-        inbox = Inbox(app, limit=10)
+        inbox = Inbox(app, limit=10, limit_bytes=1 << 20)
         alignment = Alignment(app, "events", inbox, skew_ms=HOUR)
         for partition in (0, 1):
             inbox.put(Message(0, partition=partition))
@@ -293,3 +294,22 @@ def test_alignment_pauses_and_resumes_fetching_and_a_rebalance_forgets_it() -> N
         return seen
 
     assert run(scenario()) == [{1}, set(), set(), set()]
+
+
+def test_the_inbox_holds_a_bounded_number_of_bytes_but_always_one_message() -> None:
+    async def scenario() -> tuple[list[bool], list[int]]:
+        inbox = Inbox(App(), limit=100, limit_bytes=250)
+        big = b"x" * 1000
+        accepted = [inbox.put(Message(0, value=big)),  # alone: let in
+                    inbox.put(Message(1, value=b"{}"))]  # full
+        first = await inbox.take(max_messages=100, within_s=5.0)  # full: no wait
+        accepted += [inbox.put(Message(2, value=b"y" * 100)),
+                     inbox.put(Message(3, value=b"y" * 100)),
+                     inbox.put(Message(4, value=b"y" * 100)),  # 300 bytes now
+                     inbox.put(Message(5, value=b"{}"))]
+        second = await inbox.take(max_messages=100, within_s=5.0)
+        return accepted, [m.offset for m in first + second]
+
+    accepted, taken = run(scenario())
+    assert accepted == [True, False, True, True, True, False]
+    assert taken == [0, 2, 3, 4]
