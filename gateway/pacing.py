@@ -31,6 +31,7 @@ default interval (0.25 s) it is 25 ms, several times the usual spread of the arr
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 TOLERANCE_SHARE = 0.1  # of the client's interval
@@ -62,3 +63,11 @@ def send_decision(now: float, last_send: float, interval: float, tolerance: floa
     if answer_now or now - last_send >= interval - tolerance or now >= hold_until:
         return SendDecision(True, now)
     return SendDecision(False, hold_until)
+
+
+def publications_per_send(interval_s: float, publish_interval_s: float) -> int:
+    """One send every how many publications, for a client of ``interval_s`` when the
+    publications come on time every ``publish_interval_s``: the first one at or past the
+    interval less the tolerance (0.25 and 0.125 s: every second one; 0.08 s: each one)."""
+    due = interval_s - tolerance_for(interval_s)
+    return max(1, math.ceil(due / publish_interval_s - 1e-9))

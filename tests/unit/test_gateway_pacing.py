@@ -8,7 +8,12 @@ import random
 
 import pytest
 
-from gateway.pacing import SendDecision, send_decision, tolerance_for
+from gateway.pacing import (
+    SendDecision,
+    publications_per_send,
+    send_decision,
+    tolerance_for,
+)
 
 INTERVAL = 0.25
 TOLERANCE = 0.025
@@ -52,6 +57,18 @@ def test_the_first_send_is_due_and_the_interval_is_the_callers() -> None:
     # a re-subscription with another interval: the next decision uses it
     assert not send_decision(10.3, 10.0, 0.5, tolerance_for(0.5), GRACE).send_now
     assert send_decision(10.3, 10.0, 0.1, tolerance_for(0.1), GRACE).send_now
+
+
+@pytest.mark.parametrize(("interval", "publish", "every"), [
+    (0.25, 0.125, 2), (0.08, 0.125, 1), (0.125, 0.125, 1), (0.5, 0.125, 4), (0.3, 0.125, 3),
+    (0.25, 0.1, 3), (0.1, 0.1, 1), (5.0, 0.125, 36),
+])
+def test_publications_per_send(interval: float, publish: float, every: int) -> None:
+    assert publications_per_send(interval, publish) == every
+    # and the sender does so, publications on time
+    arrivals = [100.0 + i * publish for i in range(every * 4 + 1)]
+    assert [index for _, index in replay(arrivals, interval)] == list(
+        range(0, every * 4 + 1, every))
 
 
 def test_tolerance_is_a_tenth_of_the_interval() -> None:
