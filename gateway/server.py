@@ -12,10 +12,11 @@ snapshots and the open alerts, and keeps the latest merged state and open alerts
 in memory (:mod:`gateway.state`, :mod:`gateway.alerts`). A Redis update is merged into the
 state and into one *feed* per distinct subscription (:class:`gateway.state.Feed`); an alert
 goes into each client's pending list; no socket is awaited on the broadcast path. Each
-client has a sender task that sends what is new at most once per its update interval (the
-``interval_s`` of its subscription, else ``client_update_interval_s``): the feed's changes
-since the client's last send, merged and encoded once for all clients at the same point
-(whatever their intervals), compressed once per message
+client has a sender task that sends what is new about once per its update interval (the
+``interval_s`` of its subscription, else ``client_update_interval_s``), each send timed to
+go out as a publication arrives (:mod:`gateway.pacing`): the feed's changes since the
+client's last send, merged and encoded once for all clients at the same point (whatever
+their intervals), compressed once per message
 (:mod:`gateway.compression`); a client whose socket does not take a message within
 ``client_max_pending_s`` is closed (1013) and dropped. Acknowledgements from clients go to
 the worker through a Redis stream; alert transitions go to webhooks (:mod:`gateway.webhooks`).
@@ -29,6 +30,7 @@ import asyncio
 import contextlib
 import email.utils
 import logging
+import math
 import signal
 import socket
 import time
@@ -57,6 +59,7 @@ from gateway.alerts import (
     refuse_ack,
     visible,
 )
+from gateway.pacing import send_decision, tolerance_for
 from gateway.qa import (
     QaActionRequest,
     QaItems,
@@ -316,26 +319,35 @@ class ClientSession:
         return messages
 
     async def run_sender(self, max_pending_s: float) -> None:
-        """Send at most one batch per interval (``self.interval_s``, read at every send, so a
-        re-subscription changes it), measured from the start of one send to the next: a
-        change that comes in later than an interval after the last send goes at once, and
-        so does an answer the client is owed (``answer_now``: a new subscription's snapshot,
-        a reply, the closing error), with whatever else is pending. Drop the client when a
-        send does not finish."""
+        """Send what is pending when :func:`gateway.pacing.send_decision` says so: an
+        answer the client is owed (``answer_now``: a new subscription's snapshot, a reply,
+        the closing error) at once, with whatever else is pending; a change that comes in
+        once the client's interval (``self.interval_s``, read at every decision, so a
+        re-subscription changes it) has elapsed since the start of the last send at once; an
+        earlier one with the first later change that comes once it has elapsed, or at the
+        latest ``publish_interval_s`` past the due time. Drop the client when a send does not
+        finish."""
+        # The grace: how long past its due time a change waits for the next publication
+        # (gateway.pacing says why it is one publish interval).
+        grace = self.gateway.settings.publish_interval_s
+        last_send = -math.inf
         try:
             while True:
                 await self.wake.wait()
+                await self._hold(last_send, grace)
                 self.wake.clear()
                 self.answer_now.clear()  # this send takes what is owed now
                 started = time.monotonic()
-                for message in self.take_messages():
+                messages = self.take_messages()
+                for message in messages:
                     async with asyncio.timeout(max_pending_s):
                         await self.ws.send(message, text=True)
                     self.messages_sent += 1
+                if messages:
+                    last_send = started
                 if self.closing is not None:
                     await close_connection(self.ws, self.closing.code, self.closing.reason)
                     return
-                await self._rest(started + self.interval_s)
         except TimeoutError:
             self.gateway.slow_clients_dropped += 1
             logger.warning("dropping %r: nothing could be sent for %.1f s", self, max_pending_s)
@@ -343,14 +355,22 @@ class ClientSession:
         except ConnectionClosed:
             pass
 
-    async def _rest(self, until: float) -> None:
-        """Wait until ``until`` (monotonic clock), or until the client is owed an answer."""
-        remaining = until - time.monotonic()
-        if remaining <= 0 or self.answer_now.is_set():
-            return
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(remaining):
-                await self.answer_now.wait()
+    async def _hold(self, last_send: float, grace: float) -> None:
+        """Return when what is pending is to be sent (:func:`gateway.pacing.send_decision`):
+        at once, or after a later change that is due, an answer owed, or the deadline."""
+        while True:
+            interval = self.interval_s
+            decision = send_decision(time.monotonic(), last_send, interval,
+                                     tolerance_for(interval), grace,
+                                     answer_now=self.answer_now.is_set())
+            if decision.send_now:
+                return
+            self.wake.clear()  # set again by the next change (or answer owed)
+            try:
+                async with asyncio.timeout(decision.hold_until - time.monotonic()):
+                    await self.wake.wait()
+            except TimeoutError:
+                return
 
 
 class Gateway:

@@ -113,9 +113,11 @@ class Settings(BaseSettings):
     partition_skew_max_s: float = Field(default=3600.0, ge=0)
     session_timeout_s: float = Field(default=10.0, gt=0)
     # At most this often, from the start of one turn to the next, the worker publishes what
-    # changed. Short, so that fresh figures are on Redis within 0.1 s; how often a client is
-    # sent them is the gateway's (client_update_interval_s below).
-    publish_interval_s: float = Field(default=0.1, gt=0)
+    # changed: 8 times a second, so that fresh figures are on Redis within 0.125 s, and a
+    # wallboard's 0.25 s (client_update_interval_s below) is every second publication. The
+    # gateway also holds a change that came early for a client at most this long past the
+    # client's due time, waiting for the next publication (gateway/pacing.py).
+    publish_interval_s: float = Field(default=0.125, gt=0)
     # Publish at least this often even when nothing changed, so pages can tell a quiet
     # center from a stopped pipeline.
     heartbeat_s: float = Field(default=2.0, gt=0)
@@ -132,15 +134,17 @@ class Settings(BaseSettings):
     webhooks: tuple[WebhookSettings, ...] = ()
 
     # Gateway
-    # A client is sent what changed at most once per its update interval, from one send to
+    # A client is sent what changed about once per its update interval, from one send to
     # the next: this one, unless it asks for its own (`interval_s` in its subscription,
-    # docs/live-state.md) of at least client_min_update_interval_s (and at most 5 s). Longer
-    # than publish_interval_s, a client gets the publications of its interval merged into
-    # one message, each having waited up to one client interval at the gateway (a wallboard
-    # needs no more than 4 a second); shorter, it gets each publication as it comes (a
-    # supervisor's screen, or the latency benchmark, asks for 0.08 s). About equal, the
-    # sends and the publications drift past each other and that wait wanders over the
-    # whole interval (docs/performance.md).
+    # docs/live-state.md) of at least client_min_update_interval_s (and at most 5 s). The
+    # sends are aligned to the publications (gateway/pacing.py): a publication that comes
+    # once the interval has elapsed (less a tenth of it) goes at once, an earlier one waits
+    # for the next that does (at most publish_interval_s past the due time). So a client
+    # whose interval is a multiple of publish_interval_s gets every n-th publication as it
+    # arrives (the default 0.25 s: every second one, 4 updates a second, enough for a
+    # wallboard), one with a shorter interval every publication (a supervisor's screen, or
+    # the latency benchmark, asks for 0.08 s), and one in between the first publication
+    # past its interval (0.3 s: every third).
     client_update_interval_s: float = Field(default=0.25, gt=0)
     client_min_update_interval_s: float = Field(default=0.05, gt=0)
     client_max_pending_s: float = Field(default=10.0, gt=0)

@@ -1,7 +1,7 @@
 """The gateway against a real Redis: page and health over HTTP, snapshot then updates over
 WebSocket, filters, coalescing, per-subscription update intervals, gap recovery, bad
-messages, slow clients; tokens, roles, origins and the message rate; alerts to clients and
-acknowledgements to the worker."""
+messages, slow clients; sends aligned to publications; tokens, roles, origins and the message
+rate; alerts to clients and acknowledgements to the worker."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import base64
 import contextlib
 import os
 import socket
+import statistics
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -519,6 +520,102 @@ async def test_an_interval_out_of_range_is_an_error_and_the_subscription_stays(
         assert (await view.receive())["type"] == "access"
         await ws.send(orjson.dumps({"type": "subscribe", "interval_s": 0.05}).decode())
         assert (await view.receive())["type"] == "snapshot"
+
+
+# --- sends aligned to publications ---------------------------------------------------------
+
+
+@pytest.fixture
+async def default_gateway(settings: Settings, redis: aioredis.Redis
+                          ) -> AsyncIterator[RunningGateway]:
+    """A gateway with the default intervals: publications every 0.125 s, clients 0.25 s."""
+    defaults = Settings()
+    running = RunningGateway(settings.model_copy(update={
+        "http_port": free_port(),
+        "publish_interval_s": defaults.publish_interval_s,
+        "client_update_interval_s": defaults.client_update_interval_s}))
+    assert (running.settings.publish_interval_s,
+            running.settings.client_update_interval_s) == (0.125, 0.25)
+    await write_snapshot(redis, settings, snapshot(seq=1))
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+async def record_update_seqs(view: LiveView, received: list[tuple[float, int]]) -> None:
+    """Note when each update arrives and the ``seq`` it brings (until cancelled)."""
+    while True:
+        with contextlib.suppress(TimeoutError):
+            message = await view.receive(1.0)
+            if message["type"] == "update":
+                received.append((time.monotonic(), message["data"]["seq"]))
+
+
+async def test_a_default_client_gets_every_second_publication_as_it_arrives(
+    default_gateway: RunningGateway, redis: aioredis.Redis
+) -> None:
+    """A feed as the worker's, a publication every 0.125 s (start to start) for 2.5 s: the
+    client at the default 0.25 s gets 4 updates a second, each carrying the latest
+    publication and sent as that publication arrives. The feed starts 30 ms after the
+    snapshot was sent: with sends timed to the client's due time (0.25 s after the last
+    one), each publication would wait ~95 ms for its send."""
+    settings = default_gateway.settings
+    every = settings.publish_interval_s
+    async with live_view(default_gateway) as view:
+        received: list[tuple[float, int]] = []
+        recorder = asyncio.create_task(record_update_seqs(view, received))
+        written: dict[int, float] = {}
+        try:
+            await asyncio.sleep(0.03)
+            started = time.monotonic()
+            for i in range(20):
+                await asyncio.sleep(max(0.0, started + i * every - time.monotonic()))
+                seq = 2 + i
+                written[seq] = time.monotonic()
+                await publish(redis, settings, update(seq, queues={"billing": {"waiting": seq}}))
+            last = 2 + 19
+            deadline = time.monotonic() + 3.0
+            while view.state["seq"] < last:
+                assert time.monotonic() < deadline, (view.state["seq"], received)
+                await asyncio.sleep(0.02)
+        finally:
+            recorder.cancel()
+            await asyncio.gather(recorder, return_exceptions=True)
+    assert view.state["queues"]["billing"] == {"waiting": last}
+    seqs = [seq for _, seq in received]
+    # ~4 a second (10 in 2.5 s): never more than one per interval less its tolerance
+    assert 8 <= len(received) <= 12, received
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), seqs
+    # each update brings the latest publication written before it arrived ...
+    for at, seq in received:
+        assert seq == max(s for s, written_at in written.items() if written_at <= at), (
+            seq, received, written)
+    # ... most of them every second one (a late publication may make it every third)
+    steps = [b - a for a, b in zip(seqs, seqs[1:-1], strict=False)]
+    assert sum(step == 2 for step in steps) >= 0.75 * len(steps), seqs
+    # and at once: from the publication's write to the client, far less than a publication
+    # interval (the last one, with nothing after it, waits its grace: left out)
+    lags = sorted(at - written[seq] for at, seq in received if seq != last)
+    assert statistics.median(lags) < 0.06, lags
+
+
+async def test_a_lone_change_inside_the_interval_goes_within_interval_plus_grace(
+    default_gateway: RunningGateway, redis: aioredis.Redis
+) -> None:
+    """One change 50 ms after a send and nothing after it: held for a later publication
+    that never comes, then sent at the latest 0.25 + 0.125 s after the last send."""
+    settings = default_gateway.settings
+    async with live_view(default_gateway) as view:
+        snapshot_at = time.monotonic()  # the snapshot's send, a little before
+        await asyncio.sleep(0.05)
+        await publish(redis, settings, update(2, queues={"billing": {"waiting": 2}}))
+        message = await view.receive(3.0)
+        after = time.monotonic() - snapshot_at
+    assert message["type"] == "update" and message["data"]["seq"] == 2, message
+    bound = settings.client_update_interval_s + settings.publish_interval_s
+    assert 0.2 <= after <= bound + 0.15, after  # held, not sent at once; then not held long
 
 
 # --- access, alerts and acknowledgements ---------------------------------------------------

@@ -236,7 +236,7 @@ def test_interval_settings_defaults_env_and_the_default_within_the_shortest(
         monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings()
     assert (settings.publish_interval_s, settings.client_update_interval_s,
-            settings.client_min_update_interval_s) == (0.1, 0.25, 0.05)
+            settings.client_min_update_interval_s) == (0.125, 0.25, 0.05)
     monkeypatch.setenv("FLOORPULSE_CLIENT_MIN_UPDATE_INTERVAL_S", "0.02")
     assert Settings().client_min_update_interval_s == 0.02
     with pytest.raises(ValidationError, match="client_update_interval_s must be at least"):
