@@ -37,11 +37,20 @@ HISTORY_DAYS = 40  # the simulated days end before this many days ago: history
 
 
 def history_start(now: datetime | None = None) -> datetime:
-    """08:00 UTC of the first simulated day: ``HISTORY_DAYS`` days back, so that every
-    simulated day is history, as in a replay (the live alert evaluator skips instants older
-    than its window; days stamped around now would be evaluated live, instant by instant)."""
+    """08:00 UTC of the first simulated day: the Monday at least ``HISTORY_DAYS`` days back,
+    so that every simulated day is history, as in a replay (the live alert evaluator skips
+    instants older than its window; days stamped around now would be evaluated live,
+    instant by instant).
+
+    A Monday, because the simulator's weekdays differ in volume (Monday the busiest,
+    ``DEFAULT_WEEKDAY_FACTORS``) and the worker's working set follows the volume: a week
+    from any other weekday ends with the Monday, whose larger working set then showed as
+    "growth after the first day" (+8 % in one run), on a different day of the week in each
+    run as the date moved on. From a Monday, the first day holds the week's busiest working
+    set, and what grows after it is what the worker accumulates."""
     today = (now or datetime.now(UTC)).replace(hour=8, minute=0, second=0, microsecond=0)
-    return today - timedelta(days=HISTORY_DAYS)
+    start = today - timedelta(days=HISTORY_DAYS)
+    return start - timedelta(days=start.weekday())
 
 
 def center_days(days: int, agents: int, start_day: datetime | None = None,
