@@ -56,17 +56,12 @@ START = datetime(2026, 10, 5, 8, 0, tzinfo=UTC)  # a Monday
 
 
 @dataclass
-class _Message:
+class _Message:  # what the worker's inbox hands the processor (stream/inbox.py)
     topic: str
     partition: int
     offset: int
     value: bytes
     headers: list[tuple[str, bytes]] = field(default_factory=list)
-
-
-@dataclass
-class _Event:  # what Faust's take_events yields: ``.message``
-    message: _Message
 
 
 class _MemoryTable:
@@ -115,7 +110,7 @@ async def _seek(partition: int, offset: int) -> None:
 
 
 def messages(events: list[dict[str, object]], partitions: int, per_message: int,
-             per_batch: int, next_offset: dict[int, int] | None = None) -> list[list[_Event]]:
+             per_batch: int, next_offset: dict[int, int] | None = None) -> list[list[_Message]]:
     """Messages as the producers cut them (per partition, ``per_message`` events each),
     then grouped in batches as a worker reads them: one message of each partition.
     ``next_offset`` (partition -> offset of its next message, updated): to go on from
@@ -125,8 +120,8 @@ def messages(events: list[dict[str, object]], partitions: int, per_message: int,
     for event in events:
         key = raw_key(event)
         by_partition[partition_for(key, partitions) if key is not None else 0].append(event)
-    queues = [[_Event(_Message("events", p, offsets.get(p, 0) + i // per_message,
-                               orjson.dumps(evs[i:i + per_message])))
+    queues = [[_Message("events", p, offsets.get(p, 0) + i // per_message,
+                        orjson.dumps(evs[i:i + per_message]))
                for i in range(0, len(evs), per_message)]
               for p, evs in enumerate(by_partition)]
     for p, queue in enumerate(queues):
@@ -154,7 +149,7 @@ class HotPath:
         self.fed = 0  # batches
         self.previous: dict[str, Any] = {}
 
-    async def feed(self, batches: list[list[_Event]], last: bool = True) -> None:
+    async def feed(self, batches: list[list[_Message]], last: bool = True) -> None:
         """Process the batches, with a publishing turn every ``publish_every`` batches fed
         (and after the last one if ``last``)."""
         for i, batch in enumerate(batches, 1):
@@ -235,7 +230,7 @@ class HotPath:
         return out
 
 
-async def run(batches: list[list[_Event]], settings: Settings, publish_every: int,
+async def run(batches: list[list[_Message]], settings: Settings, publish_every: int,
               qa: bool) -> dict[str, float]:
     hot = HotPath(settings, publish_every, qa)
     await hot.feed(batches)
@@ -258,7 +253,7 @@ def _write_day(path: Path, day: int, agents: int, transcripts: bool, partitions:
 
 
 def day_batches(directory: Path, day: int, agents: int, transcripts: bool, settings: Settings,
-                args: argparse.Namespace, next_offset: dict[int, int]) -> Iterator[list[_Event]]:
+                args: argparse.Namespace, next_offset: dict[int, int]) -> Iterator[list[_Message]]:
     """One day's batches, read one at a time from the file a child process wrote (kept in
     ``directory`` for later runs), offsets following ``next_offset`` (updated)."""
     path = directory / (f"day{day}-a{agents}-{'t' if transcripts else 'n'}-"
@@ -281,7 +276,7 @@ def day_batches(directory: Path, day: int, agents: int, transcripts: bool, setti
             for partition, value in batch:
                 offset = next_offset.get(partition, 0)
                 next_offset[partition] = offset + 1
-                out.append(_Event(_Message("events", partition, offset, value)))
+                out.append(_Message("events", partition, offset, value))
             yield out
 
 

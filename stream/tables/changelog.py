@@ -1,6 +1,6 @@
 """Faust tables used as the worker's durable, partitioned storage.
 
-The worker processes events in batches (``take_events``), where Faust's ``table[key] = v``
+The worker processes events in batches (stream/inbox.py), where Faust's ``table[key] = v``
 cannot be used (it needs the "current event"; faust-streaming issue #497). Each write names
 its partition explicitly instead: the partition of the event it came from, so a table's
 changelog partition always matches the source partition and recovery after a rebalance or a
