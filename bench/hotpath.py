@@ -247,7 +247,7 @@ def _write_day(path: Path, day: int, agents: int, transcripts: bool, partitions:
     partial = path.with_suffix(".part")
     with partial.open("wb") as out:
         for batch in batches:
-            pickle.dump([(e.message.partition, e.message.value) for e in batch], out,
+            pickle.dump([(m.partition, m.value) for m in batch], out,
                         protocol=pickle.HIGHEST_PROTOCOL)
     partial.rename(path)
 
