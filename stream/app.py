@@ -23,7 +23,7 @@ from redis.exceptions import RedisError
 from stream.agents.process_events import EventProcessor
 from stream.alert_worker import EVALUATOR_PARTITION, AlertWorker
 from stream.alerts.rules import settings_config
-from stream.inbox import Alignment, Inbox, deliver_directly
+from stream.inbox import IDLE_S, Alignment, Inbox, deliver_directly
 from stream.metrics.partition import PartitionState
 from stream.publisher import Publication, RedisPublisher, turn_spacing
 from stream.qa.worker import (
@@ -234,13 +234,19 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
 
     @app.task  # type: ignore[untyped-decorator]
     async def process_events() -> None:
+        # Without alignment, wait for messages as long as it takes; with it, look again at
+        # least every IDLE_S / 2 even when none come: a partition held back must be let go
+        # once the slowest has gone idle, and no batch may ever come to say so (the others
+        # may have nothing more to read).
+        first_within_s = IDLE_S / 2 if alignment is not None else None
         while not app.should_stop:
-            batch = await inbox.take(settings.batch_max, settings.batch_within_s)
+            batch = await inbox.take(settings.batch_max, settings.batch_within_s,
+                                     first_within_s)
             if batch:
                 await processor.process(batch)
                 inbox.ack(batch)
-                if alignment is not None:
-                    alignment.update({p: s.any_clock for p, s in processor.states.items()})
+            if alignment is not None:
+                alignment.update({p: s.any_clock for p, s in processor.states.items()})
 
     repeat_window_ms = round(settings.sentiment.repeat_within_h * 3_600_000)
     lateness_ms = round(settings.allowed_lateness_s * 1000)

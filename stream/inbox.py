@@ -92,17 +92,21 @@ class Inbox:
         self.ready.clear()
         self.room.set()
 
-    async def take(self, max_messages: int, within_s: float) -> list[Any]:
-        """The next batch: waits for a first message, then up to ``within_s`` for up to
-        ``max_messages`` (or until the inbox is full). Each message taken is tracked as
-        unacknowledged; messages of an older consumer generation are dropped. May return an
-        empty list."""
+    async def take(self, max_messages: int, within_s: float,
+                   first_within_s: float | None = None) -> list[Any]:
+        """The next batch: waits for a first message (at most ``first_within_s``, if
+        given: then an empty batch), then up to ``within_s`` for up to ``max_messages`` (or
+        until the inbox is full). Each message taken is tracked as unacknowledged; messages
+        of an older consumer generation are dropped. May return an empty list."""
         app = self.app
         await app.flow_control.acquire()
         self.wanted = 1
         if not self.messages:
             self.ready.clear()
-        await self.ready.wait()
+        try:
+            await asyncio.wait_for(self.ready.wait(), first_within_s)
+        except TimeoutError:
+            return []
         enough = min(max_messages, self.limit)
         if len(self.messages) < enough and self.size < self.limit_bytes:
             self.wanted = enough

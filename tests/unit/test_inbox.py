@@ -313,3 +313,26 @@ def test_the_inbox_holds_a_bounded_number_of_bytes_but_always_one_message() -> N
     accepted, taken = run(scenario())
     assert accepted == [True, False, True, True, True, False]
     assert taken == [0, 2, 3, 4]
+
+
+def test_a_held_back_partition_is_let_go_once_the_slowest_has_nothing_more_to_read() -> None:
+    """The worker's loop takes with a time limit, so it looks again with no batch: the
+    slowest partition, silent for longer than the idleness, no longer holds anyone."""
+    async def scenario() -> tuple[list[Any], set[int], set[int]]:
+        app = App()
+        inbox = Inbox(app, limit=10, limit_bytes=1 << 20)
+        alignment = Alignment(app, "events", inbox, skew_ms=HOUR, idle_s=0.05)
+        for partition in (0, 1):
+            inbox.put(Message(0, partition=partition))
+        await inbox.take(max_messages=10, within_s=0.0)
+        clocks = {0: 1 * HOUR, 1: 5 * HOUR}  # 0 has nothing more: it will never move
+        alignment.update(clocks)
+        held = set(alignment.paused)
+        empty = await inbox.take(max_messages=10, within_s=0.0, first_within_s=0.1)
+        alignment.update(clocks)  # what the worker's loop does after an empty take
+        return empty, held, alignment.paused
+
+    empty, held, after = run(scenario())
+    assert empty == []
+    assert held == {1}
+    assert after == set()
