@@ -234,7 +234,7 @@ class EventProcessor:
                 rewound.add(partition)
                 await self.seek(partition, prog.offset + 1)
                 continue
-            marker = _marker(msg.headers)
+            marker = _header(msg.headers, MARKER_HEADER)
             signal = None if marker is not None else _header(msg.headers, SIGNAL_HEADER)
             if marker is not None:
                 self.markers.setdefault(marker, set()).add(partition)
@@ -345,17 +345,8 @@ class EventProcessor:
         return count
 
 
-def _marker(headers: Any) -> str | None:
-    if not headers:
-        return None
-    items = headers.items() if isinstance(headers, dict) else headers
-    for name, value in items:
-        if name == MARKER_HEADER:
-            return value.decode() if isinstance(value, bytes) else str(value)
-    return None
-
-
 def _header(headers: Any, wanted: str) -> str | None:
+    """The value of header ``wanted`` (a marker, a repeat-customer signal), if any."""
     if not headers:
         return None
     items = headers.items() if isinstance(headers, dict) else headers
