@@ -165,8 +165,16 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
     async def send_interval(key: bytes, value: bytes) -> None:
         await intervals_topic.send(key=key, value=value)
 
+    # The events topic skips Faust's per-message path (stream/inbox.py): the consumer
+    # appends its messages to the inbox, and the processor takes them a batch at a time.
+    inbox = Inbox(app, settings.read_ahead_messages, settings.read_ahead_bytes)
+
     async def seek(partition: int, offset: int) -> None:
-        await app.consumer.seek(TP(settings.topic_events, partition), offset)
+        """Read ``partition`` again from ``offset`` (the processor's gap recovery). What the
+        inbox holds of it is dropped (it comes again), and the seek runs on the consumer's
+        own thread: aiokafka's fetcher runs there, and a seek from this thread raced it."""
+        inbox.drop_partition(partition)
+        await app.consumer.seek_wait({TP(settings.topic_events, partition): offset})
 
     # --- QA (docs/sentiment.md): flag events and actions, repeat customers ---------------
     qa_topic = app.topic(
@@ -222,9 +230,6 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
             partition_state.table.changelog_topic.get_topic_name(),
             customer_index.table.changelog_topic.get_topic_name()))
 
-    # The events topic skips Faust's per-message path (stream/inbox.py): the consumer
-    # appends its messages to the inbox, and the processor takes them a batch at a time.
-    inbox = Inbox(app, settings.read_ahead_messages, settings.read_ahead_bytes)
     app.topics.add(events_topic)
     deliver_directly(app, settings.topic_events, inbox)
     # In a catch-up, partitions far ahead of the slowest wait for it (stream/alignment.py).

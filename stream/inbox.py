@@ -92,6 +92,27 @@ class Inbox:
         self.ready.clear()
         self.room.set()
 
+    def drop_partition(self, partition: int) -> int:
+        """Drop the waiting messages of ``partition`` (the processor reads it again from an
+        earlier offset); returns how many. None of them was taken, so none is tracked."""
+        kept: deque[Any] = deque()
+        dropped = 0
+        size = 0
+        for message in self.messages:
+            if message.partition == partition:
+                dropped += 1
+            else:
+                kept.append(message)
+                if message.value:
+                    size += len(message.value)
+        if dropped:
+            self.messages = kept
+            self.size = size
+            if not kept:
+                self.ready.clear()
+            self.room.set()
+        return dropped
+
     async def take(self, max_messages: int, within_s: float,
                    first_within_s: float | None = None) -> list[Any]:
         """The next batch: waits for a first message (at most ``first_within_s``, if

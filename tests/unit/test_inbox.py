@@ -336,3 +336,21 @@ def test_a_held_back_partition_is_let_go_once_the_slowest_has_nothing_more_to_re
     assert empty == []
     assert held == {1}
     assert after == set()
+
+
+def test_a_partition_read_again_loses_its_waiting_messages_and_the_others_keep_theirs() -> None:
+    async def scenario() -> tuple[int, list[tuple[int, int]], bool]:
+        inbox = Inbox(App(), limit=4, limit_bytes=1 << 20)
+        for offset in range(4):
+            assert inbox.put(Message(offset, partition=offset % 2, value=b"x" * 10))
+        assert not inbox.put(Message(9, partition=1))  # full
+        dropped = inbox.drop_partition(1)  # the gap recovery seeks partition 1 back
+        assert inbox.size == 20
+        room = inbox.room.is_set()
+        batch = await inbox.take(10, 0.01)
+        return dropped, [(m.partition, m.offset) for m in batch], room
+
+    dropped, taken, room = run(scenario())
+    assert dropped == 2
+    assert taken == [(0, 0), (0, 2)]
+    assert room
