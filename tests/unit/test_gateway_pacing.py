@@ -153,3 +153,48 @@ def test_a_missing_publication_delays_a_send_by_the_grace_at_most() -> None:
     # then the sends are aligned with the publications again: 100.5 is held (0.125 s after
     # the last send), 100.625 goes as it arrives, 100.75 is the last and waits its deadline
     assert sends[2:] == [(100.625, 3), (pytest.approx(100.625 + INTERVAL + GRACE), 4)]
+
+
+# --- woken only when due ----------------------------------------------------------------------
+
+
+def replay_waking_only_when_due(arrivals: list[float], interval: float,
+                                grace: float = GRACE) -> tuple[list[tuple[float, int]], int]:
+    """The same sender when a publication wakes it only if ``send_decision`` says to send
+    now, and a publication that is held arms a deadline instead (the gateway's
+    ``ClientSession.on_publication``): its sends, and how many times it was woken."""
+    sends: list[tuple[float, int]] = []
+    wakeups = 0
+    last_send = -math.inf
+    deadline: float | None = None
+    for index, arrival in enumerate(arrivals):
+        if deadline is not None and deadline <= arrival:  # woken by the deadline: sends
+            wakeups += 1
+            sends.append((deadline, index - 1))
+            last_send, deadline = deadline, None
+        decision = send_decision(arrival, last_send, interval, tolerance_for(interval), grace)
+        if decision.send_now:
+            wakeups += 1
+            sends.append((arrival, index))
+            last_send, deadline = arrival, None
+        elif deadline is None:
+            deadline = decision.hold_until
+    if deadline is not None:
+        wakeups += 1
+        sends.append((deadline, len(arrivals) - 1))
+    return sends, wakeups
+
+
+@pytest.mark.parametrize("interval", [0.08, 0.25, 0.3, 0.5, 1.0])
+@pytest.mark.parametrize("seed", range(4))
+def test_waking_only_when_due_sends_the_same_with_one_wakeup_a_send(interval: float,
+                                                                    seed: int) -> None:
+    rng = random.Random(seed)
+    arrivals = jittered(200, jitter=0.03, seed=seed)
+    # and a few publications lost (a quiet feed, a late worker): deadlines come first
+    arrivals = [at for at in arrivals if rng.random() > 0.1]
+    sends, wakeups = replay_waking_only_when_due(arrivals, interval)
+    assert sends == replay(arrivals, interval)
+    assert wakeups == len(sends)  # waking on every publication: len(arrivals) and more
+    if interval >= 0.25:
+        assert wakeups < len(arrivals) * 0.6
