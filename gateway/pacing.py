@@ -1,11 +1,15 @@
 """When a client is sent what is pending: sends aligned to the worker's publications.
 
-No I/O here; the client's sender (``ClientSession.run_sender`` in :mod:`gateway.server`)
-asks :func:`send_decision` each time something new is pending for the client (a
-publication merged into its feed, an alert, ...) and waits as told.
+No I/O here. :func:`send_decision` is asked each time something new is pending for a
+client: for a publication merged into its feed, by the gateway's fan-out
+(``ClientSession.on_publication`` in :mod:`gateway.server`), which wakes the client's
+sender only when it is to send now and otherwise leaves it asleep until ``hold_until`` (or
+a later publication that is due); for anything else (an alert, a reply, ...), by the
+sender itself once woken, which waits as told.
 
 The rule, for a client with update interval ``I`` (its ``interval_s``) whose last send
-started at ``L``, when something is pending at ``now``:
+started at ``L`` (a send for a publication: when that publication arrived), when something
+is pending at ``now``:
 
 - an answer the client is owed (a new subscription's snapshot, a reply, the closing error)
   goes at once;

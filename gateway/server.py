@@ -185,6 +185,9 @@ class ClientSession:
         # latest (armed by the first change that is not due, so that a publication before
         # the client's due time does not wake its sender at all).
         self.last_send = -math.inf
+        # When the publication that woke the sender to send arrived: that send is timed from
+        # it (see run_sender).
+        self.publication_at: float | None = None
         self.grace = gateway.settings.publish_interval_s
         self.deadline: asyncio.TimerHandle | None = None
         self.deadline_passed = False
@@ -294,6 +297,7 @@ class ClientSession:
             return  # woken already: the sender decides when it runs
         decision = self.send_decision(now)
         if decision.send_now:
+            self.publication_at = now
             self.wake.set()
         else:
             self._arm(decision.hold_until, now)
@@ -372,7 +376,8 @@ class ClientSession:
         answer the client is owed (``answer_now``: a new subscription's snapshot, a reply,
         the closing error) at once, with whatever else is pending; a change that comes in
         once the client's interval (``self.interval_s``, read at every decision, so a
-        re-subscription changes it) has elapsed since the start of the last send at once; an
+        re-subscription changes it) has elapsed since the start of the last send (a send
+        for a publication: since the publication arrived) at once; an
         earlier one with the first later change that comes once it has elapsed, or at the
         latest ``publish_interval_s`` past the due time. Drop the client when a send does not
         finish.
@@ -387,7 +392,13 @@ class ClientSession:
                 self.wake.clear()  # set again by the next change (or answer owed)
                 self.wakeups += 1
                 now = time.monotonic()
-                if not self.deadline_passed:
+                # A send for a publication is timed from its arrival, as the decision to
+                # send it was (on_publication): the senders of a publication's clients run
+                # one after the other, and one far down the burst would otherwise time its
+                # next decision from later than its publication by its place in the burst,
+                # find the next publication early, and hold it.
+                publication_at, self.publication_at = self.publication_at, None
+                if publication_at is None and not self.deadline_passed:
                     decision = self.send_decision(now)
                     if not decision.send_now:
                         self._arm(decision.hold_until, now)
@@ -396,7 +407,7 @@ class ClientSession:
                 self.answer_now.clear()  # this send takes what is owed now
                 messages = self.take_messages()
                 if messages:
-                    self.last_send = now
+                    self.last_send = now if publication_at is None else publication_at
                 for message in messages:
                     async with asyncio.timeout(max_pending_s):
                         await self.ws.send(message, text=True)
