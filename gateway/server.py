@@ -59,7 +59,13 @@ from gateway.alerts import (
     refuse_ack,
     visible,
 )
-from gateway.pacing import SendDecision, send_decision, tolerance_for
+from gateway.pacing import (
+    WAKE_LATENESS_SHARE,
+    SendDecision,
+    send_decision,
+    tolerance_for,
+    wake_decision,
+)
 from gateway.qa import (
     QaActionRequest,
     QaItems,
@@ -185,9 +191,6 @@ class ClientSession:
         # latest (armed by the first change that is not due, so that a publication before
         # the client's due time does not wake its sender at all).
         self.last_send = -math.inf
-        # When the publication that woke the sender to send arrived: that send is timed from
-        # it (see run_sender).
-        self.publication_at: float | None = None
         self.grace = gateway.settings.publish_interval_s
         self.deadline: asyncio.TimerHandle | None = None
         self.deadline_passed = False
@@ -288,16 +291,18 @@ class ClientSession:
 
     def on_publication(self, now: float) -> None:
         """A publication was merged into the client's feed (at ``now``, monotonic): wake the
-        sender only if it is to send now; otherwise leave it asleep, with its deadline armed,
-        so that it is woken by the first later publication that is due (this method again)
-        or at the decision's ``hold_until``, whichever comes first: the sends are those of
-        waking the sender on every publication and letting it decide, without the wake-ups
-        that decide to wait."""
+        sender unless it would hold the publication even if it ran ``lateness_s`` from now
+        (:func:`gateway.pacing.wake_decision`); then leave it asleep, with its deadline
+        armed, to be woken by the first later publication that may be due (this method
+        again) or at the decision's ``hold_until``, whichever comes first. A sender woken
+        decides itself, when it runs, as it did when every publication woke it: the sends
+        are the same, without the wake-ups that decide to wait."""
         if self.wake.is_set():
             return  # woken already: the sender decides when it runs
-        decision = self.send_decision(now)
+        interval = self.interval_s
+        decision = wake_decision(now, self.last_send, interval, tolerance_for(interval),
+                                 self.grace, lateness=self.grace * WAKE_LATENESS_SHARE)
         if decision.send_now:
-            self.publication_at = now
             self.wake.set()
         else:
             self._arm(decision.hold_until, now)
@@ -376,8 +381,7 @@ class ClientSession:
         answer the client is owed (``answer_now``: a new subscription's snapshot, a reply,
         the closing error) at once, with whatever else is pending; a change that comes in
         once the client's interval (``self.interval_s``, read at every decision, so a
-        re-subscription changes it) has elapsed since the start of the last send (a send
-        for a publication: since the publication arrived) at once; an
+        re-subscription changes it) has elapsed since the start of the last send at once; an
         earlier one with the first later change that comes once it has elapsed, or at the
         latest ``publish_interval_s`` past the due time. Drop the client when a send does not
         finish.
@@ -392,13 +396,7 @@ class ClientSession:
                 self.wake.clear()  # set again by the next change (or answer owed)
                 self.wakeups += 1
                 now = time.monotonic()
-                # A send for a publication is timed from its arrival, as the decision to
-                # send it was (on_publication): the senders of a publication's clients run
-                # one after the other, and one far down the burst would otherwise time its
-                # next decision from later than its publication by its place in the burst,
-                # find the next publication early, and hold it.
-                publication_at, self.publication_at = self.publication_at, None
-                if publication_at is None and not self.deadline_passed:
+                if not self.deadline_passed:
                     decision = self.send_decision(now)
                     if not decision.send_now:
                         self._arm(decision.hold_until, now)
@@ -407,7 +405,7 @@ class ClientSession:
                 self.answer_now.clear()  # this send takes what is owed now
                 messages = self.take_messages()
                 if messages:
-                    self.last_send = now if publication_at is None else publication_at
+                    self.last_send = now
                 for message in messages:
                     async with asyncio.timeout(max_pending_s):
                         await self.ws.send(message, text=True)
