@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from gateway.access import Grant
-from gateway.server import ClientSession, Gateway
+from gateway.server import WRITE_LIMIT_BYTES, ClientSession, Gateway
 from gateway.state import Change, Subscription
 from stream.settings import Settings
 
@@ -22,18 +22,44 @@ INTERVAL = 0.1
 GRACE = PUBLISH
 
 
+class FakeTransport:
+    """The connection's transport as the sender sees it: its write buffer."""
+
+    def __init__(self) -> None:
+        self.buffered = 0
+        self.aborted = False
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return WRITE_LIMIT_BYTES // 4, WRITE_LIMIT_BYTES  # asyncio's low mark: a quarter
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
 class FakeSocket:
-    """What the sender uses of a connection: ``send``; records what was sent, and when."""
+    """What the sender uses of a connection: ``send``; records what was sent, and when.
+    With ``stuck``, a send waits for ever (a client that stopped reading)."""
 
     remote_address = ("127.0.0.1", 0)
 
     def __init__(self) -> None:
         self.sent: list[tuple[float, dict[str, Any]]] = []
         self.busy_s = 0.0  # how long a send keeps the loop busy (writing a big frame, say)
+        self.transport = FakeTransport()
+        self.stuck = False
+        self.closed_with: int | None = None
 
     async def send(self, message: bytes, text: bool) -> None:
+        if self.stuck:
+            await asyncio.Event().wait()
         time.sleep(self.busy_s)  # blocks the loop, as the gateway's own work does
         self.sent.append((time.monotonic(), orjson.loads(message)))
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed_with = code
 
     def updates(self) -> list[tuple[float, dict[str, Any]]]:
         return [(at, message) for at, message in self.sent if message["type"] == "update"]
@@ -187,3 +213,16 @@ async def test_an_alert_wakes_its_sender_which_holds_it_until_due(early: bool) -
             await asyncio.sleep(INTERVAL + GRACE + 0.03)
             sent = [message for _, message in ws.sent if message["type"] == "alert"]
         assert [message["alert_id"] for message in sent] == ["r/1"]
+
+
+@pytest.mark.parametrize("buffered", [WRITE_LIMIT_BYTES // 4 + 1, WRITE_LIMIT_BYTES - 100])
+async def test_a_send_that_may_wait_is_timed_and_a_client_that_does_not_take_it_dropped(
+        buffered: int) -> None:
+    floor = Floor(1)
+    client, ws = floor.clients[0], floor.sockets[0]
+    ws.transport.buffered, ws.stuck = buffered, True
+    client.subscribe(Subscription())
+    floor.gateway._index(client, Subscription())
+    await asyncio.wait_for(client.run_sender(0.05), 1.0)  # returns once it has closed
+    assert ws.closed_with == 1013 and floor.gateway.slow_clients_dropped == 1
+    assert not ws.sent
