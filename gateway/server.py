@@ -296,7 +296,7 @@ class ClientSession:
         With the buffer at or below the low-water mark, and room for the message below the
         high-water mark, the send cannot wait (nor longer than websockets' close timeout for
         a connection being closed), and goes without the timer: one armed and cancelled per
-        send was a third of the gateway's cost of a send."""
+        send was a third of the CPU of a send, measured on its own."""
         transport = self.ws.transport
         low, high = transport.get_write_buffer_limits()
         buffered = transport.get_write_buffer_size()
@@ -314,8 +314,8 @@ class ClientSession:
 
     def on_publication(self, now: float) -> None:
         """A publication was merged into the client's feed (at ``now``, monotonic): wake the
-        sender unless it would hold the publication even if it ran ``lateness_s`` from now
-        (:func:`gateway.pacing.wake_decision`); then leave it asleep, with its deadline
+        sender unless it would hold the publication even if it ran half a publish interval
+        from now (:func:`gateway.pacing.wake_decision`); then leave it asleep, with its deadline
         armed, to be woken by the first later publication that may be due (this method
         again) or at the decision's ``hold_until``, whichever comes first. A sender woken
         decides itself, when it runs, as it did when every publication woke it: the sends
@@ -409,10 +409,10 @@ class ClientSession:
         latest ``publish_interval_s`` past the due time. Drop the client when a send does not
         finish.
 
-        The sender sleeps until woken: by a publication that is due (:meth:`on_publication`
-        wakes it only then), by anything else pending (an alert, a reply, ...: it decides
-        then whether to send or hold), or by its deadline (:meth:`_arm`), which sends what
-        is held."""
+        The sender sleeps until woken: by a publication that may be due
+        (:meth:`on_publication` wakes it only then), by anything else pending (an alert, a
+        reply, ...: it decides then whether to send or hold), or by its deadline
+        (:meth:`_arm`), which sends what is held."""
         try:
             while True:
                 await self.wake.wait()
@@ -578,7 +578,7 @@ class Gateway:
 
     def broadcast(self, tenant: str, change: Change) -> None:
         """A change of a tenant's state: into each of its feeds once; its clients' senders
-        take it from there when they next run (woken now only those that are to send now:
+        take it from there when they next run (woken now only those that may be due:
         :meth:`ClientSession.on_publication`)."""
         feeds = self.feeds.get(tenant)
         if not feeds:
