@@ -1,8 +1,11 @@
 """When a client is sent what is pending: sends aligned to the worker's publications.
 
-No I/O here; the client's sender (``ClientSession.run_sender`` in :mod:`gateway.server`)
-asks :func:`send_decision` each time something new is pending for the client (a
-publication merged into its feed, an alert, ...) and waits as told.
+No I/O here. The client's sender (``ClientSession.run_sender`` in :mod:`gateway.server`)
+asks :func:`send_decision` each time it is woken with something new pending for the
+client (a publication merged into its feed, an alert, ...) and waits as told. A
+publication wakes it only when it may be due (:func:`wake_decision`, asked by the
+gateway's fan-out, ``ClientSession.on_publication``); otherwise the sender sleeps on, and
+is woken at the latest at ``hold_until``.
 
 The rule, for a client with update interval ``I`` (its ``interval_s``) whose last send
 started at ``L``, when something is pending at ``now``:
@@ -35,6 +38,9 @@ import math
 from typing import NamedTuple
 
 TOLERANCE_SHARE = 0.1  # of the client's interval
+# How late after a publication's arrival a woken sender may run, for the fan-out's
+# decision (wake_decision), as a share of the grace (the publish interval).
+WAKE_LATENESS_SHARE = 0.5
 
 
 class SendDecision(NamedTuple):
@@ -63,6 +69,23 @@ def send_decision(now: float, last_send: float, interval: float, tolerance: floa
     if answer_now or now - last_send >= interval - tolerance or now >= hold_until:
         return SendDecision(True, now)
     return SendDecision(False, hold_until)
+
+
+def wake_decision(now: float, last_send: float, interval: float, tolerance: float,
+                  grace: float, *, lateness: float) -> SendDecision:
+    """Whether a publication arriving at ``now`` is to wake the client's sender
+    (``send_now``), or leave it asleep until ``hold_until`` (unless a later change wakes it).
+
+    The sender decides when it runs (:func:`send_decision` at its own time, which is
+    later than the arrival by its place among the senders the publication wakes: tens of
+    milliseconds for the last of hundreds), and its last send started as late in its own
+    burst. So a publication leaves a sender asleep only if the sender would hold it even
+    running ``lateness`` after the arrival: the decision is then the sender's own for any
+    run time up to that, since a send only becomes due as time passes. With the default
+    intervals (publications every 0.125 s, clients 0.25 s, lateness half a publish
+    interval) that is every publication a client is not sent.
+    """
+    return send_decision(now + lateness, last_send, interval, tolerance, grace)
 
 
 def publications_per_send(interval_s: float, publish_interval_s: float) -> int:

@@ -59,7 +59,13 @@ from gateway.alerts import (
     refuse_ack,
     visible,
 )
-from gateway.pacing import send_decision, tolerance_for
+from gateway.pacing import (
+    WAKE_LATENESS_SHARE,
+    SendDecision,
+    send_decision,
+    tolerance_for,
+    wake_decision,
+)
 from gateway.qa import (
     QaActionRequest,
     QaItems,
@@ -89,6 +95,9 @@ WS_PATH = "/ws"
 HEALTH_PATH = "/healthz"
 MAX_CLIENT_MESSAGE_BYTES = 64 * 1024  # larger messages close the connection (1009)
 WRITE_LIMIT_BYTES = 64 * 1024  # per-connection transport buffer before send() waits
+# More than a frame adds to its message: the header (14 bytes at most) and what deflate can
+# add to a message that does not compress.
+FRAME_MARGIN_BYTES = 1024
 # Kernel send buffer per client. Left to autotuning it grows to megabytes, which a client
 # that never reads would fill before a send ever waits; a wallboard needs far less.
 SOCKET_SEND_BUFFER_BYTES = 256 * 1024
@@ -179,6 +188,16 @@ class ClientSession:
         self.closing: Closing | None = None
         self.wake = asyncio.Event()
         self.wake.set()
+        # Pacing (gateway.pacing): when the last send started; the grace (how long past its
+        # due time a change waits for the next publication: one publish interval, the module
+        # says why); and the timer that wakes the sender when something held is to go at the
+        # latest (armed by the first change that is not due, so that a publication before
+        # the client's due time does not wake its sender at all).
+        self.last_send = -math.inf
+        self.grace = gateway.settings.publish_interval_s
+        self.deadline: asyncio.TimerHandle | None = None
+        self.deadline_passed = False
+        self.wakeups = 0  # the sender's wake-ups (tests count them)
         self.messages_sent = 0
         # QA queue (gateway/qa.py), for the qa and admin roles
         self.needs_qa = False
@@ -267,6 +286,68 @@ class ClientSession:
             self.answer_now.set()
             self.wake.set()
 
+    async def send(self, message: bytes, max_pending_s: float) -> None:
+        """Send one message; ``TimeoutError`` if the client has not taken it within
+        ``max_pending_s``.
+
+        websockets' send waits only for a connection whose writing is paused: asyncio
+        pauses it when a write leaves more than the high-water mark (the write limit) in the
+        transport's buffer, and resumes it once the buffer is down to the low-water mark.
+        With the buffer at or below the low-water mark, and room for the message below the
+        high-water mark, the send cannot wait (nor longer than websockets' close timeout for
+        a connection being closed), and goes without the timer: one armed and cancelled per
+        send was a third of the CPU of a send, measured on its own."""
+        transport = self.ws.transport
+        low, high = transport.get_write_buffer_limits()
+        buffered = transport.get_write_buffer_size()
+        if buffered <= low and buffered + len(message) + FRAME_MARGIN_BYTES <= high:
+            await self.ws.send(message, text=True)
+        else:
+            async with asyncio.timeout(max_pending_s):
+                await self.ws.send(message, text=True)
+
+    def send_decision(self, now: float) -> SendDecision:
+        """:func:`gateway.pacing.send_decision` for this client at ``now``."""
+        interval = self.interval_s
+        return send_decision(now, self.last_send, interval, tolerance_for(interval), self.grace,
+                             answer_now=self.answer_now.is_set())
+
+    def on_publication(self, now: float) -> None:
+        """A publication was merged into the client's feed (at ``now``, monotonic): wake the
+        sender unless it would hold the publication even if it ran half a publish interval
+        from now (:func:`gateway.pacing.wake_decision`); then leave it asleep, with its deadline
+        armed, to be woken by the first later publication that may be due (this method
+        again) or at the decision's ``hold_until``, whichever comes first. A sender woken
+        decides itself, when it runs, as it did when every publication woke it: the sends
+        are the same, without the wake-ups that decide to wait."""
+        if self.wake.is_set():
+            return  # woken already: the sender decides when it runs
+        interval = self.interval_s
+        decision = wake_decision(now, self.last_send, interval, tolerance_for(interval),
+                                 self.grace, lateness=self.grace * WAKE_LATENESS_SHARE)
+        if decision.send_now:
+            self.wake.set()
+        else:
+            self._arm(decision.hold_until, now)
+
+    def _arm(self, hold_until: float, now: float) -> None:
+        """Have the sender woken at ``hold_until`` (the pacing's deadline for what is held),
+        unless armed already (for the same deadline: it moves only with a send)."""
+        if self.deadline is None:
+            self.deadline = asyncio.get_running_loop().call_later(
+                max(0.0, hold_until - now), self._deadline_reached)
+
+    def _deadline_reached(self) -> None:
+        self.deadline = None
+        self.deadline_passed = True
+        self.wake.set()
+
+    def _disarm(self) -> None:
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+        self.deadline_passed = False
+
     def take_messages(self) -> list[bytes]:
         """What to send now, encoded: replies (errors, acks), then a snapshot or the pending
         update, the access message (once), then the alert list or the pending transitions,
@@ -326,25 +407,31 @@ class ClientSession:
         re-subscription changes it) has elapsed since the start of the last send at once; an
         earlier one with the first later change that comes once it has elapsed, or at the
         latest ``publish_interval_s`` past the due time. Drop the client when a send does not
-        finish."""
-        # The grace: how long past its due time a change waits for the next publication
-        # (gateway.pacing says why it is one publish interval).
-        grace = self.gateway.settings.publish_interval_s
-        last_send = -math.inf
+        finish.
+
+        The sender sleeps until woken: by a publication that may be due
+        (:meth:`on_publication` wakes it only then), by anything else pending (an alert, a
+        reply, ...: it decides then whether to send or hold), or by its deadline
+        (:meth:`_arm`), which sends what is held."""
         try:
             while True:
                 await self.wake.wait()
-                await self._hold(last_send, grace)
-                self.wake.clear()
+                self.wake.clear()  # set again by the next change (or answer owed)
+                self.wakeups += 1
+                now = time.monotonic()
+                if not self.deadline_passed:
+                    decision = self.send_decision(now)
+                    if not decision.send_now:
+                        self._arm(decision.hold_until, now)
+                        continue
+                self._disarm()
                 self.answer_now.clear()  # this send takes what is owed now
-                started = time.monotonic()
                 messages = self.take_messages()
-                for message in messages:
-                    async with asyncio.timeout(max_pending_s):
-                        await self.ws.send(message, text=True)
-                    self.messages_sent += 1
                 if messages:
-                    last_send = started
+                    self.last_send = now
+                for message in messages:
+                    await self.send(message, max_pending_s)
+                    self.messages_sent += 1
                 if self.closing is not None:
                     await close_connection(self.ws, self.closing.code, self.closing.reason)
                     return
@@ -354,23 +441,8 @@ class ClientSession:
             await close_connection(self.ws, CloseCode.TRY_AGAIN_LATER, "client too slow")
         except ConnectionClosed:
             pass
-
-    async def _hold(self, last_send: float, grace: float) -> None:
-        """Return when what is pending is to be sent (:func:`gateway.pacing.send_decision`):
-        at once, or after a later change that is due, an answer owed, or the deadline."""
-        while True:
-            interval = self.interval_s
-            decision = send_decision(time.monotonic(), last_send, interval,
-                                     tolerance_for(interval), grace,
-                                     answer_now=self.answer_now.is_set())
-            if decision.send_now:
-                return
-            self.wake.clear()  # set again by the next change (or answer owed)
-            try:
-                async with asyncio.timeout(decision.hold_until - time.monotonic()):
-                    await self.wake.wait()
-            except TimeoutError:
-                return
+        finally:
+            self._disarm()
 
 
 class Gateway:
@@ -506,14 +578,16 @@ class Gateway:
 
     def broadcast(self, tenant: str, change: Change) -> None:
         """A change of a tenant's state: into each of its feeds once; its clients' senders
-        take it from there when they next run."""
+        take it from there when they next run (woken now only those that may be due:
+        :meth:`ClientSession.on_publication`)."""
         feeds = self.feeds.get(tenant)
         if not feeds:
             return
         for feed in feeds.values():
             feed.push(change)
+        now = time.monotonic()
         for client in self.clients_by_tenant.get(tenant, ()):
-            client.wake.set()
+            client.on_publication(now)
 
     async def read_snapshot(self, tenant: str) -> Json | None:
         raw = await self.redis.get(self.settings.snapshot_key(tenant))

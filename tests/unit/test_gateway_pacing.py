@@ -9,10 +9,12 @@ import random
 import pytest
 
 from gateway.pacing import (
+    WAKE_LATENESS_SHARE,
     SendDecision,
     publications_per_send,
     send_decision,
     tolerance_for,
+    wake_decision,
 )
 
 INTERVAL = 0.25
@@ -153,3 +155,72 @@ def test_a_missing_publication_delays_a_send_by_the_grace_at_most() -> None:
     # then the sends are aligned with the publications again: 100.5 is held (0.125 s after
     # the last send), 100.625 goes as it arrives, 100.75 is the last and waits its deadline
     assert sends[2:] == [(100.625, 3), (pytest.approx(100.625 + INTERVAL + GRACE), 4)]
+
+
+# --- woken only when due ----------------------------------------------------------------------
+
+
+def replay_waking_only_when_due(arrivals: list[float], interval: float,
+                                grace: float = GRACE) -> tuple[list[tuple[float, int]], int]:
+    """The same sender when a publication wakes it only if ``wake_decision`` says so (the
+    gateway's ``ClientSession.on_publication``), and a publication that leaves it asleep
+    arms a deadline instead: its sends, and how many times it was woken."""
+    sends: list[tuple[float, int]] = []
+    wakeups = 0
+    last_send = -math.inf
+    deadline: float | None = None
+    tolerance = tolerance_for(interval)
+    for index, arrival in enumerate(arrivals):
+        if deadline is not None and deadline <= arrival:  # woken by the deadline: sends
+            wakeups += 1
+            sends.append((deadline, index - 1))
+            last_send, deadline = deadline, None
+        if not wake_decision(arrival, last_send, interval, tolerance, grace,
+                             lateness=grace * WAKE_LATENESS_SHARE).send_now:
+            if deadline is None:
+                deadline = send_decision(arrival, last_send, interval, tolerance,
+                                         grace).hold_until
+            continue
+        wakeups += 1  # woken: the sender decides, as when every publication woke it
+        decision = send_decision(arrival, last_send, interval, tolerance, grace)
+        if decision.send_now:
+            sends.append((arrival, index))
+            last_send, deadline = arrival, None
+        elif deadline is None:
+            deadline = decision.hold_until
+    if deadline is not None:
+        wakeups += 1
+        sends.append((deadline, len(arrivals) - 1))
+    return sends, wakeups
+
+
+@pytest.mark.parametrize("interval", [0.08, 0.25, 0.3, 0.5, 1.0])
+@pytest.mark.parametrize("seed", range(4))
+def test_waking_only_when_it_may_be_due_sends_the_same(interval: float, seed: int) -> None:
+    rng = random.Random(seed)
+    arrivals = jittered(200, jitter=0.03, seed=seed)
+    # and a few publications lost (a quiet feed, a late worker): deadlines come first
+    arrivals = [at for at in arrivals if rng.random() > 0.1]
+    sends, wakeups = replay_waking_only_when_due(arrivals, interval)
+    assert sends == replay(arrivals, interval)
+    assert len(sends) <= wakeups
+    if interval >= 0.25:  # waking on every publication: len(arrivals) wake-ups and more
+        assert wakeups < len(arrivals) * 0.7
+    if interval in (0.25, 0.5):  # a multiple of the publish interval: about one a send
+        assert wakeups <= len(sends) * 1.2 + 2
+
+
+def test_a_publication_wakes_a_sender_that_may_be_due_once_it_runs() -> None:
+    lateness = GRACE * WAKE_LATENESS_SHARE
+    # one publication after a send: asleep, until the deadline at the latest
+    assert wake_decision(10.125, 10.0, INTERVAL, TOLERANCE, GRACE,
+                         lateness=lateness) == SendDecision(False, 10.375)
+    # the next one, even a little early, or the sender's last send late in its burst
+    assert wake_decision(10.25, 10.0, INTERVAL, TOLERANCE, GRACE, lateness=lateness).send_now
+    assert wake_decision(10.25, 10.04, INTERVAL, TOLERANCE, GRACE, lateness=lateness).send_now
+    assert wake_decision(10.2, 10.0, INTERVAL, TOLERANCE, GRACE, lateness=lateness).send_now
+    # a sender that runs up to ``lateness`` late decides to hold whatever was left asleep
+    for now in (10.1, 10.13, 10.16):
+        if not wake_decision(now, 10.0, INTERVAL, TOLERANCE, GRACE, lateness=lateness).send_now:
+            assert not send_decision(now + lateness, 10.0, INTERVAL, TOLERANCE,
+                                     GRACE).send_now
