@@ -37,7 +37,6 @@ import orjson
 
 from stream.alerts.live import LiveAlerts
 from stream.events import Rejected, agent_key, contact_key, decode_message, split_key
-from stream.heap import HeapTrimmer
 from stream.metrics.facts import AgentFacts, ContactFacts
 from stream.metrics.partition import CLOSED, LATE, PartitionState, is_archive_record
 from stream.qa.worker import QA_KIND, SIGNAL_HEADER, QaFlags
@@ -127,9 +126,6 @@ class EventProcessor:
         # worker that evaluates them (stream/alert_worker.py); None on the others.
         self.alerts: LiveAlerts | None = None
         self.busy_s = 0.0  # seconds spent on batches, acknowledgements included
-        # Gives the C heap's free memory back after expiries, at most every few seconds
-        # (stream/heap.py); None: never.
-        self.trimmer: HeapTrimmer | None = HeapTrimmer()
 
     # ----------------------------------------------------------- rebalance
     def state(self, partition: int) -> PartitionState:
@@ -331,16 +327,13 @@ class EventProcessor:
         their contributions) and delete archived ones older than any view. Driven by stream
         time: ``due_only`` expires a partition only once its stream time has moved on by
         ``EXPIRE_EVERY_MS`` since it last did (so a fast replay of a week stays as small as
-        a live day). After an expiry the C heap's free memory goes back to the system
-        (rate-limited in wall time: :class:`~stream.heap.HeapTrimmer`)."""
+        a live day)."""
         count = 0
-        expired = False
         for partition, live in self.states.items():
             now = live.any_clock or 0
             if due_only and now - self.expired_at.get(partition, 0) < EXPIRE_EVERY_MS:
                 continue
             self.expired_at[partition] = now
-            expired = True
             archived, forgotten = live.expire()
             for (tenant, contact_id), record in archived:
                 self.table.put(partition, contact_key(tenant, contact_id), orjson.dumps(record))
@@ -349,8 +342,6 @@ class EventProcessor:
             if self.qa is not None:
                 self.qa.forget(partition, live, [key for key, _ in archived], self.table.delete)
             count += len(archived)
-        if expired and self.trimmer is not None:
-            self.trimmer.maybe_trim()
         return count
 
 
