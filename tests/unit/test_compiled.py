@@ -45,29 +45,34 @@ def test_make_test_runs_the_compiled_modules(source: str) -> None:
     assert str(module.__file__).endswith(EXTENSION), module.__file__
 
 
-# Made for every event (or every contact evaluated): their __init__ and __eq__ are written
-# out, because the ones a dataclass generates stay interpreted under mypyc.
-PER_EVENT_CLASSES = (
+# Made for every event or contact evaluated, or for every agent at every publication: their
+# __init__ (and __eq__) are written out, because the ones a dataclass generates stay
+# interpreted under mypyc.
+HOT_CLASSES = (
     ("stream.metrics.partition", "Contribution", ("__init__", "__eq__")),
     ("stream.metrics.facts", "Leg", ("__init__", "__eq__")),
     ("stream.metrics.facts", "Segment", ("__init__", "__eq__")),
     ("stream.metrics.facts", "ContactFacts", ("__init__", "__eq__")),
     ("stream.qa.signals", "ContactSignals", ("__init__",)),
+    ("stream.metrics.merge", "AgentToday", ("__init__",)),
+    ("stream.wfm.adherence", "Adherence", ("__init__",)),
+    ("stream.wfm.adherence", "Tally", ("__init__",)),
+    ("stream.wfm.adherence", "Fold", ("__init__",)),
 )
 
 
 @pytest.mark.skipif(not os.environ.get("FLOORPULSE_EXPECT_COMPILED"),
                     reason="`make test` sets FLOORPULSE_EXPECT_COMPILED after `make compile`")
-@pytest.mark.parametrize(("module", "name", "methods"), PER_EVENT_CLASSES,
-                         ids=[name for _, name, _ in PER_EVENT_CLASSES])
-def test_the_per_event_classes_construct_and_compare_in_compiled_code(
+@pytest.mark.parametrize(("module", "name", "methods"), HOT_CLASSES,
+                         ids=[name for _, name, _ in HOT_CLASSES])
+def test_the_hot_classes_construct_and_compare_in_compiled_code(
         module: str, name: str, methods: tuple[str, ...]) -> None:
     cls = getattr(importlib.import_module(module), name)
     for method in methods:
         assert not hasattr(cls.__dict__[method], "__code__"), f"{name}.{method} is interpreted"
 
 
-def test_the_per_event_classes_keep_value_equality() -> None:
+def test_the_hot_classes_keep_value_equality() -> None:
     from stream.metrics.facts import ContactFacts, Leg, Segment
     from stream.metrics.partition import Contribution
 
