@@ -35,14 +35,32 @@ def _min(current: int | None, ts: int) -> int:
     return ts if current is None or ts < current else current
 
 
+# The classes below write out ``__init__`` (and ``__eq__``) instead of having the dataclass
+# generate them: generated methods stay interpreted under mypyc, written ones are compiled
+# (docs/performance.md, "Eighth round"). The dataclass still gives them a ``__repr__``.
+
+
 @dataclass(slots=True)
 class Leg:
     """The contact's time in one queue: offered there once, with one outcome."""
 
-    queued: int | None = None
-    answered: int | None = None
-    agent: str | None = None  # the agent whose answer was first
-    abandoned: int | None = None
+    queued: int | None
+    answered: int | None
+    agent: str | None  # the agent whose answer was first
+    abandoned: int | None
+
+    def __init__(self, queued: int | None = None, answered: int | None = None,
+                 agent: str | None = None, abandoned: int | None = None) -> None:
+        self.queued = queued
+        self.answered = answered
+        self.agent = agent
+        self.abandoned = abandoned
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Leg):
+            return NotImplemented
+        return (self.queued == other.queued and self.answered == other.answered
+                and self.agent == other.agent and self.abandoned == other.abandoned)
 
     @property
     def waiting(self) -> bool:
@@ -57,12 +75,29 @@ class Leg:
 class Segment:
     """One agent's handling of the contact: talk (+ hold), then ACW until wrapped."""
 
-    start: int | None = None  # answered, or transferred in to this agent
-    ended: int | None = None
-    transferred: int | None = None  # this agent transferred the contact on
-    wrapped: int | None = None
-    held: set[int] = field(default_factory=set)
-    resumed: set[int] = field(default_factory=set)
+    start: int | None  # answered, or transferred in to this agent
+    ended: int | None
+    transferred: int | None  # this agent transferred the contact on
+    wrapped: int | None
+    held: set[int]
+    resumed: set[int]
+
+    def __init__(self, start: int | None = None, ended: int | None = None,
+                 transferred: int | None = None, wrapped: int | None = None,
+                 held: set[int] | None = None, resumed: set[int] | None = None) -> None:
+        self.start = start
+        self.ended = ended
+        self.transferred = transferred
+        self.wrapped = wrapped
+        self.held = set() if held is None else held
+        self.resumed = set() if resumed is None else resumed
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Segment):
+            return NotImplemented
+        return (self.start == other.start and self.ended == other.ended
+                and self.transferred == other.transferred and self.wrapped == other.wrapped
+                and self.held == other.held and self.resumed == other.resumed)
 
     def talk_end(self) -> int | None:
         """End of the talk span: the earliest of ended and transferred (else the wrap)."""
@@ -89,9 +124,21 @@ class Segment:
 
 @dataclass(slots=True)
 class ContactFacts:
-    legs: dict[str, Leg] = field(default_factory=dict)
-    segments: dict[str, Segment] = field(default_factory=dict)
-    last_ts: int = 0  # latest event time seen for the contact (for expiry)
+    legs: dict[str, Leg]
+    segments: dict[str, Segment]
+    last_ts: int  # latest event time seen for the contact (for expiry)
+
+    def __init__(self, legs: dict[str, Leg] | None = None,
+                 segments: dict[str, Segment] | None = None, last_ts: int = 0) -> None:
+        self.legs = {} if legs is None else legs
+        self.segments = {} if segments is None else segments
+        self.last_ts = last_ts
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ContactFacts):
+            return NotImplemented
+        return (self.legs == other.legs and self.segments == other.segments
+                and self.last_ts == other.last_ts)
 
     def leg(self, queue: str) -> Leg:
         leg = self.legs.get(queue)

@@ -285,8 +285,11 @@ def snapshot(tenant: str, views: Sequence[PartitionView], calendar: Calendar, ru
     }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AgentToday:
+    """One agent's day in a snapshot (made for every agent at every publication; never
+    changed once made). ``__init__`` is written out so that mypyc compiles it."""
+
     agent_id: str
     state: str
     reason: str | None
@@ -299,6 +302,22 @@ class AgentToday:
     busy: int  # ms today, the current state's time up to stream time included
     idle: int
     handled: int  # contacts wrapped today
+
+    def __init__(self, agent_id: str, state: str, reason: str | None, since: int,
+                 name: str | None, team: str | None, queues: list[str], closed_busy: int,
+                 closed_idle: int, busy: int, idle: int, handled: int) -> None:
+        self.agent_id = agent_id
+        self.state = state
+        self.reason = reason
+        self.since = since
+        self.name = name
+        self.team = team
+        self.queues = queues
+        self.closed_busy = closed_busy
+        self.closed_idle = closed_idle
+        self.busy = busy
+        self.idle = idle
+        self.handled = handled
 
 
 def _agents(views: Iterable[PartitionView], today: int, day_start: int,

@@ -62,12 +62,30 @@ LATE = "late"
 CLOSED = "closed"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Contribution:
+    """What one contact adds to the sums; never changed once made (an event makes a new
+    one). ``__init__`` and ``__eq__`` are written out, not generated, so that mypyc
+    compiles them (docs/performance.md, "Eighth round")."""
+
     legs: tuple[tuple[str, int, Vector], ...]  # (queue, queued, counters)
     spans: tuple[tuple[str, int, int], ...]  # (queue, queued, outcome): waited, resolved
     wraps: tuple[tuple[str, int], ...]  # (agent, day of wrap)
     waiting: tuple[tuple[str, int], ...]  # (queue, queued) of legs waiting now
+
+    def __init__(self, legs: tuple[tuple[str, int, Vector], ...],
+                 spans: tuple[tuple[str, int, int], ...], wraps: tuple[tuple[str, int], ...],
+                 waiting: tuple[tuple[str, int], ...]) -> None:
+        self.legs = legs
+        self.spans = spans
+        self.wraps = wraps
+        self.waiting = waiting
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Contribution):
+            return NotImplemented
+        return (self.legs == other.legs and self.spans == other.spans
+                and self.wraps == other.wraps and self.waiting == other.waiting)
 
 
 EMPTY = Contribution((), (), (), ())

@@ -40,8 +40,11 @@ class Repeat:
         return (self.queued_ms - self.previous_queued_ms) / 1000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class ContactSignals:
+    """What the flag rules read of a contact (never changed once made). ``__init__`` is
+    written out so that mypyc compiles it (made for every contact evaluated)."""
+
     messages: int  # customer messages kept (at most keep_first + window)
     rolling_score: float | None
     trend: float | None
@@ -55,6 +58,25 @@ class ContactSignals:
     in_progress: bool
     queue: str | None  # the queue of the contact's latest leg
     agent: str | None  # the agent talking with the customer now (or last)
+
+    def __init__(self, *, messages: int, rolling_score: float | None, trend: float | None,
+                 language: tuple[Flag, ...], negative: tuple[CustomerMessage, ...],
+                 recent: tuple[CustomerMessage, ...], hold_s: float, transfers: int,
+                 abandoned_wait_s: float | None, repeat: Repeat | None, in_progress: bool,
+                 queue: str | None, agent: str | None) -> None:
+        self.messages = messages
+        self.rolling_score = rolling_score
+        self.trend = trend
+        self.language = language
+        self.negative = negative
+        self.recent = recent
+        self.hold_s = hold_s
+        self.transfers = transfers
+        self.abandoned_wait_s = abandoned_wait_s
+        self.repeat = repeat
+        self.in_progress = in_progress
+        self.queue = queue
+        self.agent = agent
 
     def flag(self, reason: str) -> Flag | None:
         return next((f for f in self.language if f.reason == reason), None)
@@ -96,18 +118,27 @@ def current_agent(facts: ContactFacts) -> str | None:
 
 def contact_signals(facts: ContactFacts | None, conversation: ConversationSentiment,
                     repeat: Repeat | None = None) -> ContactSignals:
-    settings = conversation.settings
-    recent = conversation.messages[-settings.window:]
-    negative = tuple(m for m in recent if is_negative(m.score, settings.negative_threshold))
+    messages = conversation.messages
+    rolling: float | None = None
+    trend: float | None = None
+    language: tuple[Flag, ...] = ()
+    recent: tuple[CustomerMessage, ...] = ()
+    negative: tuple[CustomerMessage, ...] = ()
+    if messages:  # else (most voice contacts): no line to score, no flag of language
+        settings = conversation.settings
+        recent = messages[-settings.window:]
+        negative = tuple(m for m in recent if is_negative(m.score, settings.negative_threshold))
+        rolling, trend = conversation.rolling_score(), conversation.trend()
+        language = tuple(conversation.flags())
     if facts is None:
         facts = ContactFacts()
     abandoned = [leg.abandoned - leg.queued for leg in facts.legs.values()
                  if leg.abandoned is not None and leg.queued is not None]
     return ContactSignals(
-        messages=len(conversation.messages),
-        rolling_score=conversation.rolling_score(),
-        trend=conversation.trend(),
-        language=tuple(conversation.flags()),
+        messages=len(messages),
+        rolling_score=rolling,
+        trend=trend,
+        language=language,
         negative=negative,
         recent=recent,
         hold_s=hold_ms(facts) / 1000,

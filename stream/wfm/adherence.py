@@ -28,7 +28,7 @@ an agent's day up to its last state change and the snapshot adds the time since.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from stream.metrics.definitions import INTERVAL_MS, interval_start
 from stream.wfm.config import STAFFED_STATES, WfmRules
@@ -43,13 +43,26 @@ class Tally:
     (its time is not yet in ``adherent_ms``)."""
 
     at: int
-    scheduled_ms: int = 0
-    adherent_ms: int = 0
-    work_scheduled_ms: int = 0
-    worked_ms: int = 0
-    run_start: int | None = None
-    exceptions: int = 0  # exceptions that counted (at least the threshold), ended
-    staffed: dict[int, int] = field(default_factory=dict)  # interval start -> ms staffed
+    scheduled_ms: int
+    adherent_ms: int
+    work_scheduled_ms: int
+    worked_ms: int
+    run_start: int | None
+    exceptions: int  # exceptions that counted (at least the threshold), ended
+    staffed: dict[int, int]  # interval start -> ms staffed
+
+    def __init__(self, at: int, scheduled_ms: int = 0, adherent_ms: int = 0,
+                 work_scheduled_ms: int = 0, worked_ms: int = 0, run_start: int | None = None,
+                 exceptions: int = 0, staffed: dict[int, int] | None = None) -> None:
+        # written out, not generated, so that mypyc compiles it (copied at every publication)
+        self.at = at
+        self.scheduled_ms = scheduled_ms
+        self.adherent_ms = adherent_ms
+        self.work_scheduled_ms = work_scheduled_ms
+        self.worked_ms = worked_ms
+        self.run_start = run_start
+        self.exceptions = exceptions
+        self.staffed = {} if staffed is None else staffed
 
     def dump(self) -> list[object]:
         return [self.at, self.scheduled_ms, self.adherent_ms, self.work_scheduled_ms,
@@ -143,9 +156,16 @@ class Fold:
     first mark not folded yet. :func:`fold_more` continues it with later marks."""
 
     tally: Tally
-    state: str = "logged_out"
-    reason: str | None = None
-    next_mark: int = 0
+    state: str
+    reason: str | None
+    next_mark: int
+
+    def __init__(self, tally: Tally, state: str = "logged_out", reason: str | None = None,
+                 next_mark: int = 0) -> None:
+        self.tally = tally
+        self.state = state
+        self.reason = reason
+        self.next_mark = next_mark
 
 
 def fold_more(fold: Fold, pieces: Sequence[Piece], marks: Sequence[Mark], lo: int, hi: int,
@@ -184,9 +204,11 @@ def activity_at(pieces: Sequence[Piece], t: int) -> Piece | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Adherence:
-    """An agent's figures at ``at`` (a finished tally)."""
+    """An agent's figures at ``at`` (a finished tally; never changed once made). Made for
+    every agent at every publication: ``__init__`` is written out so that mypyc compiles
+    it."""
 
     at: int
     status: str  # in, grace, out, unscheduled
@@ -196,6 +218,18 @@ class Adherence:
     work_scheduled_ms: int
     worked_ms: int
     exceptions: int
+
+    def __init__(self, at: int, status: str, out_since: int | None, scheduled_ms: int,
+                 adherent_ms: int, work_scheduled_ms: int, worked_ms: int,
+                 exceptions: int) -> None:
+        self.at = at
+        self.status = status
+        self.out_since = out_since
+        self.scheduled_ms = scheduled_ms
+        self.adherent_ms = adherent_ms
+        self.work_scheduled_ms = work_scheduled_ms
+        self.worked_ms = worked_ms
+        self.exceptions = exceptions
 
     @property
     def adherence(self) -> float | None:

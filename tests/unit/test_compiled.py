@@ -43,3 +43,43 @@ def test_a_source_without_a_build_is_not_stale(tmp_path: Path) -> None:
 def test_make_test_runs_the_compiled_modules(source: str) -> None:
     module = importlib.import_module(_module_name(source))
     assert str(module.__file__).endswith(EXTENSION), module.__file__
+
+
+# Made for every event or contact evaluated, or for every agent at every publication: their
+# __init__ (and __eq__) are written out, because the ones a dataclass generates stay
+# interpreted under mypyc.
+HOT_CLASSES = (
+    ("stream.metrics.partition", "Contribution", ("__init__", "__eq__")),
+    ("stream.metrics.facts", "Leg", ("__init__", "__eq__")),
+    ("stream.metrics.facts", "Segment", ("__init__", "__eq__")),
+    ("stream.metrics.facts", "ContactFacts", ("__init__", "__eq__")),
+    ("stream.qa.signals", "ContactSignals", ("__init__",)),
+    ("stream.metrics.merge", "AgentToday", ("__init__",)),
+    ("stream.wfm.adherence", "Adherence", ("__init__",)),
+    ("stream.wfm.adherence", "Tally", ("__init__",)),
+    ("stream.wfm.adherence", "Fold", ("__init__",)),
+)
+
+
+@pytest.mark.skipif(not os.environ.get("FLOORPULSE_EXPECT_COMPILED"),
+                    reason="`make test` sets FLOORPULSE_EXPECT_COMPILED after `make compile`")
+@pytest.mark.parametrize(("module", "name", "methods"), HOT_CLASSES,
+                         ids=[name for _, name, _ in HOT_CLASSES])
+def test_the_hot_classes_construct_and_compare_in_compiled_code(
+        module: str, name: str, methods: tuple[str, ...]) -> None:
+    cls = getattr(importlib.import_module(module), name)
+    for method in methods:
+        assert not hasattr(cls.__dict__[method], "__code__"), f"{name}.{method} is interpreted"
+
+
+def test_the_hot_classes_keep_value_equality() -> None:
+    from stream.metrics.facts import ContactFacts, Leg, Segment
+    from stream.metrics.partition import Contribution
+
+    assert Leg(1, 2, "a") == Leg(1, 2, "a") and Leg(1) != Leg(2)
+    assert Segment(1, held={5}) == Segment(1, held={5}) and Segment(1) != Segment(1, held={5})
+    assert ContactFacts({"q": Leg(1)}, last_ts=3) == ContactFacts({"q": Leg(1)}, last_ts=3)
+    assert ContactFacts({"q": Leg(1)}) != ContactFacts({"q": Leg(2)})
+    one = Contribution((("q", 1, (1, 0)),), (), (), ())
+    assert one == Contribution((("q", 1, (1, 0)),), (), (), ()) and one != Contribution(
+        (), (), (), ())
