@@ -37,6 +37,7 @@ import orjson
 
 from stream.alerts.live import LiveAlerts
 from stream.events import Rejected, agent_key, contact_key, decode_message, split_key
+from stream.metrics.definitions import to_ms
 from stream.metrics.facts import AgentFacts, ContactFacts
 from stream.metrics.partition import CLOSED, LATE, PartitionState, is_archive_record
 from stream.qa.worker import QA_KIND, SIGNAL_HEADER, QaFlags
@@ -251,17 +252,18 @@ class EventProcessor:
                 events, rejects = decode_message(msg.value)
                 applied = 0
                 for event in events:
+                    ts = to_ms(event.ts)  # once, for the alerts and the state
                     if alerts is not None:
-                        alerts.before(event)
+                        alerts.before(event.tenant, ts)
                     try:
-                        refused = live.refusal(event)
+                        refused = live.refusal(event, ts)
                     except Exception as exc:  # never stop the worker for one event
                         logger.exception("event %s could not be applied", event.event_id)
                         refused = f"internal error: {exc!r}"
                     if refused is None:
                         applied += 1
                         if alerts is not None:
-                            alerts.applied(event)
+                            alerts.applied(event.tenant, ts)
                     else:
                         rejects.append(Rejected(
                             reason=REFUSALS.get(refused, refused).format(

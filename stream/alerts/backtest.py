@@ -32,6 +32,7 @@ from stream.alerts.live import LiveAlerts
 from stream.alerts.rules import Rule
 from stream.events import Event, event_key
 from stream.kafka import partition_for
+from stream.metrics.definitions import to_ms
 from stream.metrics.merge import snapshot
 from stream.qa.flags import FlagRule
 from stream.report import calendar, new_partition_state, queue_rules, wfm_rules
@@ -58,12 +59,13 @@ def backtest(events: Iterable[Event], rules: Sequence[Rule], settings: Settings,
 
     live = LiveAlerts(rules, figures, cadence_ms)  # the worker's evaluation, without a window
     for event in events:
-        live.before(event)
+        ts = to_ms(event.ts)
+        live.before(event.tenant, ts)
         state = states[partition_for(event_key(event), count)]
-        if state.apply(event):
+        if state.refusal(event, ts) is None:
             if state.qa is not None:  # flags as the worker evaluates them after a batch
                 state.dirty_tenants.update(state.qa.evaluate(state.contacts)[1])
-            live.applied(event)
+            live.applied(event.tenant, ts)
     for tenant in live.tenants():
         stream_time = max(s.clock[tenant] for s in states if tenant in s.clock)
         live.evaluate_until(tenant, stream_time + 1)

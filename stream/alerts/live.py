@@ -2,8 +2,10 @@
 
 ``LiveAlerts`` owns one :class:`AlertEngine` per tenant and the :class:`Cadence` shared with
 the backtest (docs/alerts.md, "Evaluation in stream time"). Whoever applies events calls
-:meth:`LiveAlerts.before` just before applying one (a dictionary look-up and an integer
-comparison, unless an instant is due) and :meth:`LiveAlerts.applied` once it was applied;
+:meth:`LiveAlerts.before` just before applying one, with the event's tenant and time in ms
+(which the caller computes once, for the partition state too: a dictionary look-up and an
+integer comparison, unless an instant is due) and :meth:`LiveAlerts.applied` once it was
+applied;
 the tenant's figures are taken from ``figures(tenant)`` (a live snapshot,
 :func:`stream.metrics.merge.snapshot`) only when an instant is due, once for all the
 instants an event closes. No I/O: the transitions and the tenants whose state changed wait
@@ -22,19 +24,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stream.alerts.cadence import CADENCE_MS, Cadence
 from stream.alerts.engine import AlertEngine, AlertTransition, UnknownAlert
 from stream.alerts.rules import Rule
-from stream.events import Event
-from stream.metrics.definitions import to_ms
 
 logger = logging.getLogger(__name__)
 
 STATE_VERSION = 1
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Figures = Callable[[str], Mapping[str, Any]]  # tenant -> its live snapshot
 
 
@@ -52,7 +50,6 @@ class LiveAlerts:
         self.figures = figures
         self.cadence = Cadence(cadence_ms)
         self.next_instant = self.cadence.next_instant  # tenant -> next instant to evaluate
-        self._next_at: dict[str, datetime] = {}  # the same, as datetimes, for `before`
         self.window_ms = window_ms
         self.clock = clock
         self.safe = safe
@@ -64,19 +61,19 @@ class LiveAlerts:
         self.errors = 0
 
     # -------------------------------------------------------------- hot path
-    def before(self, event: Event) -> None:
-        """Evaluate the instants of the event's tenant that this event closes (the ones
-        before its time not evaluated yet), on the figures as they are before it."""
-        instant = self._next_at.get(event.tenant)
-        # Datetimes compared as they come (a conversion to epoch ms costs twice as much);
-        # evaluate_until checks in whole ms.
-        if instant is not None and instant < event.ts:
-            self.evaluate_until(event.tenant, to_ms(event.ts))
+    def before(self, tenant: str, ts: int) -> None:
+        """Evaluate the instants of the tenant that an event at ``ts`` (ms,
+        :func:`~stream.metrics.definitions.to_ms` of its time) closes (the ones before its
+        time not evaluated yet), on the figures as they are before it."""
+        instant = self.next_instant.get(tenant)
+        if instant is not None and instant < ts:
+            self.evaluate_until(tenant, ts)
 
-    def applied(self, event: Event) -> None:
-        """The event was applied (not refused): a tenant's first one starts its instants."""
-        if event.tenant not in self.next_instant:
-            self.start(event.tenant, to_ms(event.ts))
+    def applied(self, tenant: str, ts: int) -> None:
+        """An event of the tenant at ``ts`` (ms) was applied (not refused): a tenant's first
+        one starts its instants."""
+        if tenant not in self.next_instant:
+            self.start(tenant, ts)
 
     # ------------------------------------------------------------- evaluation
     def start(self, tenant: str, ts: int) -> None:
@@ -169,11 +166,9 @@ class LiveAlerts:
         instant = state.get("next_instant")
         if instant is None:
             self.next_instant.pop(tenant, None)
-            self._next_at.pop(tenant, None)
         else:
             self.next_instant[tenant] = int(instant)
             self._moved(tenant)
 
     def _moved(self, tenant: str) -> None:
-        self._next_at[tenant] = _EPOCH + timedelta(milliseconds=self.next_instant[tenant])
         self.changed.add(tenant)

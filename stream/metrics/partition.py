@@ -255,11 +255,13 @@ class PartitionState:
         if self.any_clock is None or ts > self.any_clock:
             self.any_clock = ts
 
-    def refusal(self, event: Event) -> str | None:
+    def refusal(self, event: Event, ts: int | None = None) -> str | None:
         """Apply one valid event; returns None, or why it was refused (and nothing changed):
         ``late`` (more than the allowed lateness behind this partition's stream time) or
-        ``closed`` (it would change an interval already closed)."""
-        ts = to_ms(event.ts)
+        ``closed`` (it would change an interval already closed). ``ts``: ``to_ms`` of the
+        event's time, if the caller has it already."""
+        if ts is None:
+            ts = to_ms(event.ts)
         tenant = event.tenant
         now = self.clock.get(tenant, self.any_clock)  # effective_clock, inlined: hot path
         if now is not None and ts < now - self.lateness_ms:

@@ -14,6 +14,7 @@ from stream.alerts.engine import AlertTransition, AlreadyAcknowledged, UnknownAl
 from stream.alerts.live import LiveAlerts
 from stream.alerts.rules import default_rules
 from stream.events import EVENT_ADAPTER, Event
+from stream.metrics.definitions import to_ms
 from stream.metrics.merge import snapshot
 from stream.metrics.partition import PartitionState
 from stream.report import calendar, new_partition_state, queue_rules
@@ -49,9 +50,10 @@ class Worker:
 
     def apply(self, stream: Iterable[Event]) -> list[AlertTransition]:
         for event in stream:
-            self.live.before(event)
-            if self.state.apply(event):
-                self.live.applied(event)
+            ts = to_ms(event.ts)
+            self.live.before(event.tenant, ts)
+            if self.state.refusal(event, ts) is None:
+                self.live.applied(event.tenant, ts)
         return self.live.take()[0]
 
 
@@ -181,11 +183,12 @@ def test_an_evaluation_that_fails_is_logged_when_safe_and_raised_otherwise(
         raise RuntimeError("no figures")
 
     stream = events()
+    first, last = stream[0], stream[-1]
     strict = LiveAlerts(default_rules(), broken)
-    strict.applied(stream[0])
+    strict.applied(first.tenant, to_ms(first.ts))
     with pytest.raises(RuntimeError):
-        strict.before(stream[-1])
+        strict.before(last.tenant, to_ms(last.ts))
     safe = LiveAlerts(default_rules(), broken, safe=True)
-    safe.applied(stream[0])
-    safe.before(stream[-1])
+    safe.applied(first.tenant, to_ms(first.ts))
+    safe.before(last.tenant, to_ms(last.ts))
     assert safe.errors == 1 and "not evaluated" in caplog.text
