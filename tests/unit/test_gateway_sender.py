@@ -141,7 +141,9 @@ async def test_publications_on_time_wake_each_sender_once_per_send() -> None:
             floor.publish()
         await settle()
         sends = sum(len(ws.updates()) for ws in floor.sockets)
-        assert 10 * 5 <= sends <= 10 * 7  # every second publication (12 -> 6 a client)
+        # every second publication (12 -> 6 a client; fewer when a loaded machine runs the
+        # publications late and merges them), and never two in a row
+        assert 10 * 3 <= sends <= 10 * 7
         assert floor.wakeups() - before == sends  # (waking on every publication: 120)
 
 
@@ -157,8 +159,12 @@ async def test_a_sender_far_down_a_burst_still_gets_every_second_publication() -
             await settle()  # the burst runs before the next publication
         await settle()
         # the last of the burst starts its send ~27 ms after the publication, and is still
-        # sent the next-but-one publication (timed from the publication, not from its send)
-        assert [len(ws.updates()) for ws in floor.sockets] == [6] * 10
+        # sent the next-but-one publication (timed from the publication, not from its send):
+        # 6 sends of 12 publications (fewer when a loaded machine runs them late, for every
+        # client alike); a sender held to every third publication gets 4 where the first of
+        # the burst gets 6
+        counts = [len(ws.updates()) for ws in floor.sockets]
+        assert max(counts) - min(counts) <= 1 and min(counts) >= 3, counts
 
 
 async def test_a_held_change_goes_at_its_deadline_without_a_later_publication() -> None:
