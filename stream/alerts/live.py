@@ -81,7 +81,7 @@ class LiveAlerts:
         the cadence at or after ``ts`` (nothing if it had started before)."""
         if tenant not in self.next_instant:
             self.cadence.started(tenant, ts)
-            self._moved(tenant)
+            self.changed.add(tenant)  # its next instant moved
 
     def evaluate_until(self, tenant: str, end: int) -> None:
         """Evaluate the tenant's instants before ``end`` not evaluated yet, all on the
@@ -89,7 +89,7 @@ class LiveAlerts:
         due = self.cadence.due(tenant, end)
         if not due:
             return
-        self._moved(tenant)
+        self.changed.add(tenant)  # its next instant moved
         if self.window_ms is not None:
             now = int(self.clock() * 1000)
             oldest, newest = now - self.window_ms, now + self.window_ms
@@ -168,7 +168,4 @@ class LiveAlerts:
             self.next_instant.pop(tenant, None)
         else:
             self.next_instant[tenant] = int(instant)
-            self._moved(tenant)
-
-    def _moved(self, tenant: str) -> None:
-        self.changed.add(tenant)
+            self.changed.add(tenant)  # its next instant moved
