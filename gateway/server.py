@@ -192,7 +192,8 @@ class ClientSession:
         # due time a change waits for the next publication: one publish interval, the module
         # says why); and the timer that wakes the sender when something held is to go at the
         # latest (armed by the first change that is not due, so that a publication before
-        # the client's due time does not wake its sender at all).
+        # the client's due time does not wake its sender at all). Times are the event loop's
+        # clock (loop.time(): time.monotonic() in asyncio's loops), as its timers are.
         self.last_send = -math.inf
         self.grace = gateway.settings.publish_interval_s
         self.deadline: asyncio.TimerHandle | None = None
@@ -313,7 +314,7 @@ class ClientSession:
                              answer_now=self.answer_now.is_set())
 
     def on_publication(self, now: float) -> None:
-        """A publication was merged into the client's feed (at ``now``, monotonic): wake the
+        """A publication was merged into the client's feed (at ``now``, loop time): wake the
         sender unless it would hold the publication even if it ran half a publish interval
         from now (:func:`gateway.pacing.wake_decision`); then leave it asleep, with its deadline
         armed, to be woken by the first later publication that may be due (this method
@@ -413,12 +414,13 @@ class ClientSession:
         (:meth:`on_publication` wakes it only then), by anything else pending (an alert, a
         reply, ...: it decides then whether to send or hold), or by its deadline
         (:meth:`_arm`), which sends what is held."""
+        loop = asyncio.get_running_loop()
         try:
             while True:
                 await self.wake.wait()
                 self.wake.clear()  # set again by the next change (or answer owed)
                 self.wakeups += 1
-                now = time.monotonic()
+                now = loop.time()
                 if not self.deadline_passed:
                     decision = self.send_decision(now)
                     if not decision.send_now:
@@ -585,7 +587,7 @@ class Gateway:
             return
         for feed in feeds.values():
             feed.push(change)
-        now = time.monotonic()
+        now = asyncio.get_running_loop().time()
         for client in self.clients_by_tenant.get(tenant, ()):
             client.on_publication(now)
 
