@@ -329,14 +329,17 @@ class ClientSession:
         if decision.send_now:
             self.wake.set()
         else:
-            self._arm(decision.hold_until, now)
+            self._arm(decision.hold_until)
 
-    def _arm(self, hold_until: float, now: float) -> None:
-        """Have the sender woken at ``hold_until`` (the pacing's deadline for what is held),
-        unless armed already (for the same deadline: it moves only with a send)."""
+    def _arm(self, hold_until: float) -> None:
+        """Have the sender woken at ``hold_until`` (loop time: the pacing's deadline for
+        what is held), unless armed already (for the same deadline: it moves only with a
+        send). At that instant, not after a delay counted from a ``now`` read before a
+        fan-out: a client far down a large fan-out would be woken late by the fan-out's
+        time."""
         if self.deadline is None:
-            self.deadline = asyncio.get_running_loop().call_later(
-                max(0.0, hold_until - now), self._deadline_reached)
+            self.deadline = asyncio.get_running_loop().call_at(
+                hold_until, self._deadline_reached)
 
     def _deadline_reached(self) -> None:
         self.deadline = None
@@ -424,7 +427,7 @@ class ClientSession:
                 if not self.deadline_passed:
                     decision = self.send_decision(now)
                     if not decision.send_now:
-                        self._arm(decision.hold_until, now)
+                        self._arm(decision.hold_until)
                         continue
                 self._disarm()
                 self.answer_now.clear()  # this send takes what is owed now
