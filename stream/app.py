@@ -103,11 +103,14 @@ def read_from_stored_progress(app: faust.App, topic: str,
         offsets = dict(await original(self))
         if self.app is app:
             owned = self.assignment()
-            for partition, offset in resume().items():
-                tp = TP(topic, partition)
-                if tp in owned:
-                    await self.seek(tp, offset)
-                    offsets[tp] = offset
+            stored = {TP(topic, partition): offset for partition, offset in resume().items()
+                      if TP(topic, partition) in owned}
+            if stored:
+                # On the consumer's thread, where aiokafka's fetcher runs: Faust's ``seek``
+                # seeks from this one, and raced the fetcher (a KeyError in its
+                # ``fetched_records`` that stopped a worker after a rebalance).
+                await self.seek_wait(stored)
+                offsets.update(stored)
         return offsets
 
     cls._floorpulse_original_seek = original
