@@ -1,12 +1,19 @@
 """The worker's CPU path in one process, without Kafka or Redis: where the time goes.
 
-``python -m bench.hotpath [--days D] [--agents A] [--profile]``: a simulated center (every
-feature on: intervals, dedup, agent timelines, WFM plans, QA flags) is cut into messages of
-500 events, as the producers send them, and fed batch by batch through the worker's own
-:class:`~stream.agents.process_events.EventProcessor` (decode, apply, flags, changelog
-records) into an in-memory table; every ``--publish-every`` batches a publishing turn
-prepares the views and builds the snapshots as :class:`~stream.publisher.RedisPublisher`
-does. Prints events/s for each phase; ``--profile`` adds the top functions by own time.
+``python -m bench.hotpath [--days D] [--agents A] [--profile] [--memory | --turns]``: a
+simulated center (every feature on: intervals, dedup, agent timelines, WFM plans, QA flags)
+is cut into messages of 500 events, as the producers send them, and fed batch by batch
+through the worker's own :class:`~stream.agents.process_events.EventProcessor` (decode,
+apply, flags, changelog records) into an in-memory table; every ``--publish-every`` batches
+a publishing turn prepares the views and builds the snapshots as
+:class:`~stream.publisher.RedisPublisher` does. Prints events/s for each phase;
+``--profile`` adds the top functions by own time.
+
+``--turns`` measures the publishing turn instead: a ``--agents`` center's Monday fed up to
+``--turns-at`` hours after its start (08:00 UTC: midday with the default 4), then
+``--turns-count`` batches of ``--turn-events`` events, each followed by a turn; prints the
+turns' CPU (p50 / p90) and, on the last state, each part of a turn (the views under the
+processor's lock, the snapshot, of it the WFM sections, the JSON, the difference).
 
 ``--memory`` feeds a day at a time instead (each day's batches written once to a file by a
 child process, kept in ``--input-dir`` for later runs, and read back one batch at a time,
@@ -27,12 +34,13 @@ import gc
 import multiprocessing
 import pickle
 import pstats
+import statistics
 import tempfile
 import time
 import tracemalloc
 from collections.abc import Awaitable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +54,7 @@ from stream.app import tune_gc
 from stream.events import raw_key
 from stream.kafka import partition_for
 from stream.metrics.merge import diff_snapshots, snapshot
+from stream.metrics.partition import PartitionView
 from stream.publisher import RedisPublisher
 from stream.qa.worker import QaFlags
 from stream.report import calendar, new_partition_state
@@ -319,6 +328,79 @@ async def run_days(days: int, agents: int, transcripts: bool, settings: Settings
     return hot.figures()
 
 
+def _median_ms(work: Any, times: int = 10) -> float:
+    taken = []
+    for _ in range(times):
+        started = time.perf_counter()
+        work()
+        taken.append(time.perf_counter() - started)
+    return statistics.median(taken) * 1000
+
+
+async def run_turns(settings: Settings, args: argparse.Namespace) -> None:
+    """``--turns``: what a publishing turn costs a live worker (see the module)."""
+    events = next(center_days(1, args.agents, START, transcripts=not args.no_transcripts))
+    until = START + timedelta(hours=args.turns_at)
+    cut = next((i for i, e in enumerate(events)
+                if datetime.fromisoformat(str(e["ts"])) >= until), len(events))
+    offsets: dict[int, int] = {}
+    morning = messages(events[:cut], settings.topic_partitions, args.per_message, 1, offsets)
+    per_partition = max(1, args.turn_events // settings.topic_partitions)
+    later = messages(events[cut:cut + args.turns_count * args.turn_events],
+                     settings.topic_partitions, per_partition, 1, offsets)
+    del events
+    tune_gc()
+    hot = HotPath(settings, 1 << 30, not args.no_qa)
+    await hot.feed(morning, last=False)
+    hot.publish()
+    turns = []
+    for batch in later:
+        await hot.processor.process(batch)
+        started = time.perf_counter()
+        hot.publish()
+        turns.append(time.perf_counter() - started)
+    turns.sort()
+    p50, p90 = turns[len(turns) // 2] * 1000, turns[len(turns) * 9 // 10] * 1000
+    print(f"{args.agents:,} agents, {cut:,} events to {until:%H:%M} UTC, then {len(turns)} "
+          f"turns, each after {args.turn_events} events: a turn's CPU p50 {p50:.1f} ms, "
+          f"p90 {p90:.1f} ms")
+    publisher, states = hot.publisher, hot.processor.states
+    tenants = {t for state in states.values() for t in state.tenants()}
+    parts = {"views (prepare, under the processor's lock)":
+             _median_ms(lambda: publisher.prepare(states, tenants, {}, {}))}
+    publication = publisher.prepare(states, tenants, {}, {})
+    for tenant, mine in publication.views.items():
+        parts.update(_snapshot_parts(hot, settings, tenant, list(mine.values())))
+    for name, ms in parts.items():
+        print(f"  {name:<62} {ms:7.1f} ms")
+
+
+def _snapshot_parts(hot: HotPath, settings: Settings, tenant: str,
+                    views: list[PartitionView]) -> dict[str, float]:
+    """The CPU of each part of a turn's work on one tenant's views, ms."""
+    publisher = hot.publisher
+    bare = [replace(view, wfm={}) for view in views]
+
+    def build(views: list[PartitionView]) -> dict[str, object]:
+        return snapshot(tenant, views, publisher.calendar, publisher.rules,
+                        publisher.lateness_ms, settings.rolling_minutes,
+                        settings.topic_partitions, wfm=publisher.wfm,
+                        closed_rows=publisher.closed_rows.setdefault(tenant, {}))
+
+    snap = build(views)
+    with_wfm = _median_ms(lambda: build(views))
+    size = len(orjson.dumps(snap))
+    return {
+        f"snapshot of {tenant}": with_wfm,
+        "  of it the WFM sections (against views without schedules)":
+            with_wfm - _median_ms(lambda: build(bare)),
+        "views' JSON": _median_ms(lambda: [orjson.dumps(v.to_json()) for v in views]),
+        f"snapshot's JSON ({size / 1000:,.0f} KB)": _median_ms(lambda: orjson.dumps(snap)),
+        "difference from the last snapshot": _median_ms(
+            lambda: diff_snapshots(hot.previous.get(tenant), snap)),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -338,11 +420,21 @@ def main() -> None:
                         help="with --memory: also the traced Python memory (slow)")
     parser.add_argument("--top", type=int, default=25,
                         help="with --tracemalloc: the lines allocating most, after each day")
+    parser.add_argument("--turns", action="store_true",
+                        help="the publishing turn of a center at midday (see above)")
+    parser.add_argument("--turns-at", type=float, default=4.0,
+                        help="with --turns: hours of the day fed before the turns")
+    parser.add_argument("--turns-count", type=int, default=200)
+    parser.add_argument("--turn-events", type=int, default=100,
+                        help="with --turns: events between two turns")
     parser.add_argument("--input-dir",
                         default=str(Path(tempfile.gettempdir()) / "floorpulse-hotpath"),
                         help="with --memory: where the days' batches are kept between runs")
     args = parser.parse_args()
     settings = Settings()
+    if args.turns:
+        asyncio.run(run_turns(settings, args))
+        return
     if args.memory:
         if args.tracemalloc:
             tracemalloc.start()
