@@ -48,6 +48,7 @@ import orjson
 import psutil
 
 from bench.memory import center_days
+from bench.servers import percentile
 from stream.agents.process_events import EventProcessor
 from stream.alerts.rules import settings_config
 from stream.app import tune_gc
@@ -175,7 +176,7 @@ class HotPath:
     def publish(self) -> None:
         """One publishing turn, as the worker's: prepare (closing intervals), views,
         snapshots and their differences (no Redis)."""
-        publisher, settings = self.publisher, self.settings
+        publisher = self.publisher
         states = self.processor.states
         tenants = {t for state in states.values() for t in state.tenants()}
         publisher.closed.update({t: publisher.closed.get(t, 0) for t in tenants})
@@ -185,13 +186,18 @@ class HotPath:
         for tenant, views in publication.views.items():
             for partition in publication.dirty[tenant]:
                 orjson.dumps(views[partition].to_json())
-            snap = snapshot(tenant, list(views.values()), publisher.calendar, publisher.rules,
-                            publisher.lateness_ms, settings.rolling_minutes,
-                            settings.topic_partitions, wfm=publisher.wfm,
-                            closed_rows=publisher.closed_rows.setdefault(tenant, {}))
+            snap = self.snapshot(tenant, list(views.values()))
             diff_snapshots(self.previous.get(tenant), snap)
             orjson.dumps(snap)
             self.previous[tenant] = snap
+
+    def snapshot(self, tenant: str, views: list[PartitionView]) -> dict[str, object]:
+        """The tenant's snapshot from ``views``, as the publisher builds it."""
+        publisher, settings = self.publisher, self.settings
+        return snapshot(tenant, views, publisher.calendar, publisher.rules,
+                        publisher.lateness_ms, settings.rolling_minutes,
+                        settings.topic_partitions, wfm=publisher.wfm,
+                        closed_rows=publisher.closed_rows.setdefault(tenant, {}))
 
     def figures(self) -> dict[str, float]:
         table = self.table
@@ -359,8 +365,7 @@ async def run_turns(settings: Settings, args: argparse.Namespace) -> None:
         started = time.perf_counter()
         hot.publish()
         turns.append(time.perf_counter() - started)
-    turns.sort()
-    p50, p90 = turns[len(turns) // 2] * 1000, turns[len(turns) * 9 // 10] * 1000
+    p50, p90 = percentile(turns, 50) * 1000, percentile(turns, 90) * 1000
     print(f"{args.agents:,} agents, {cut:,} events to {until:%H:%M} UTC, then {len(turns)} "
           f"turns, each after {args.turn_events} events: a turn's CPU p50 {p50:.1f} ms, "
           f"p90 {p90:.1f} ms")
@@ -370,30 +375,21 @@ async def run_turns(settings: Settings, args: argparse.Namespace) -> None:
              _median_ms(lambda: publisher.prepare(states, tenants, {}, {}))}
     publication = publisher.prepare(states, tenants, {}, {})
     for tenant, mine in publication.views.items():
-        parts.update(_snapshot_parts(hot, settings, tenant, list(mine.values())))
+        parts.update(_snapshot_parts(hot, tenant, list(mine.values())))
     for name, ms in parts.items():
         print(f"  {name:<62} {ms:7.1f} ms")
 
 
-def _snapshot_parts(hot: HotPath, settings: Settings, tenant: str,
-                    views: list[PartitionView]) -> dict[str, float]:
+def _snapshot_parts(hot: HotPath, tenant: str, views: list[PartitionView]) -> dict[str, float]:
     """The CPU of each part of a turn's work on one tenant's views, ms."""
-    publisher = hot.publisher
     bare = [replace(view, wfm={}) for view in views]
-
-    def build(views: list[PartitionView]) -> dict[str, object]:
-        return snapshot(tenant, views, publisher.calendar, publisher.rules,
-                        publisher.lateness_ms, settings.rolling_minutes,
-                        settings.topic_partitions, wfm=publisher.wfm,
-                        closed_rows=publisher.closed_rows.setdefault(tenant, {}))
-
-    snap = build(views)
-    with_wfm = _median_ms(lambda: build(views))
+    snap = hot.snapshot(tenant, views)
+    with_wfm = _median_ms(lambda: hot.snapshot(tenant, views))
     size = len(orjson.dumps(snap))
     return {
         f"snapshot of {tenant}": with_wfm,
         "  of it the WFM sections (against views without schedules)":
-            with_wfm - _median_ms(lambda: build(bare)),
+            with_wfm - _median_ms(lambda: hot.snapshot(tenant, bare)),
         "views' JSON": _median_ms(lambda: [orjson.dumps(v.to_json()) for v in views]),
         f"snapshot's JSON ({size / 1000:,.0f} KB)": _median_ms(lambda: orjson.dumps(snap)),
         "difference from the last snapshot": _median_ms(
