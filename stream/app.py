@@ -192,7 +192,7 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
     customer_index = PartitionedTable(app.Table(
         "customer_to_contacts", key_type=bytes, value_type=bytes,
         partitions=settings.topic_partitions, default=None,
-    ))
+    ), end_marker=True)  # keeps the embedded broker's end offset right (a lone last record)
     config = settings_config(settings.rules_file)  # alert rules and QA flag rules
     flag_rules = config.flags
 

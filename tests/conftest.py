@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 import redis.asyncio as aioredis
+from kafka import KafkaConsumer, TopicPartition
 
 from gateway.server import run_gateway
 from stream.embedded import EmbeddedServer, start_kafka, start_redis
@@ -141,6 +142,32 @@ def start_worker(tmp_path: Path) -> Iterator[object]:
 def redis_client(settings: Settings) -> redis.Redis:
     assert settings.redis_url is not None
     return redis.Redis.from_url(settings.redis_url)
+
+
+def changelog_ends(settings: Settings, table: str) -> dict[int, tuple[int, int]]:
+    """Per partition of ``table``'s changelog with records: the end offset the broker reports
+    (``ListOffsets``, what Faust's recovery reads up to) and the offset after its last
+    record, read from the start."""
+    topic = f"{settings.app_id}-{table}-changelog"
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
+                             enable_auto_commit=False, auto_offset_reset="earliest")
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic)
+                                                         or ())]
+        consumer.assign(tps)
+        after_last: dict[int, int] = {}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            for tp, records in consumer.poll(timeout_ms=200).items():
+                after_last[tp.partition] = records[-1].offset + 1
+            if all(consumer.highwater(tp) is not None
+                   and consumer.position(tp) >= (consumer.highwater(tp) or 0) for tp in tps):
+                break
+        reported = consumer.end_offsets(tps)
+        return {tp.partition: (reported[tp], after_last[tp.partition])
+                for tp in tps if tp.partition in after_last}
+    finally:
+        consumer.close()
 
 
 def wait_until(predicate: object, timeout: float = 30.0, interval: float = 0.1) -> None:

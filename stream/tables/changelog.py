@@ -15,6 +15,15 @@ in record batches, one per partition (or more if large), in the order written.
 
 Values are bytes (orjson) written once per key per batch. The table keeps a right-sized
 copy of each (:func:`right_sized`): orjson's own bytes hold a buffer of 4 KiB or more.
+
+The embedded broker (tansu) reports a partition's end offset as the first offset of its
+last record batch, plus one. Faust's recovery reads a changelog up to that end, and a
+recovery interrupted by another rebalance can then have read past the end reported the next
+time: Faust stops the worker with ``ConsistencyError``. A table whose writes are not
+otherwise followed by a lone record (the processor's are: its progress record) is made
+with ``end_marker=True``: after each batch's writes, a lone tombstone of :data:`END_KEY` is
+sent to every partition written, as the partition's last record batch. A restore applies
+the tombstone of a key never stored, which leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Iterable, Iterator, Sequence
 from typing import Any
+
+END_KEY = b"\x00floorpulse-end"  # never a stored key: stored keys start with a tenant
 
 
 def right_sized(value: bytes) -> bytes:
@@ -38,8 +49,9 @@ def right_sized(value: bytes) -> bytes:
 class PartitionedTable:
     """A thin, typed face over a ``faust.Table`` with raw bytes keys and values."""
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, end_marker: bool = False) -> None:
         self.table = table
+        self.end_marker = end_marker
         self._written_partition: dict[bytes, int] = {}
         self._unsent: list[tuple[int, bytes, bytes | None]] = []
 
@@ -64,8 +76,14 @@ class PartitionedTable:
         if not self._unsent:
             return []
         unsent, self._unsent = self._unsent, []
-        return await send_records(self.table.app.producer._ensure_producer(),
-                                  self.table.changelog_topic.get_topic_name(), unsent)
+        producer = self.table.app.producer._ensure_producer()
+        topic = self.table.changelog_topic.get_topic_name()
+        futures = await send_records(producer, topic, unsent)
+        if self.end_marker:
+            # After the writes, in record batches of their own: the producer sends a
+            # partition's record batches in the order given.
+            futures.extend(await send_records(producer, topic, end_markers(unsent)))
+        return futures
 
     def get(self, key: bytes) -> bytes | None:
         value: bytes | None = self.table.data.get(key)
@@ -94,6 +112,13 @@ class PartitionedTable:
             if partition is None or partition not in partitions:
                 self.table.data.pop(key, None)
                 self._written_partition.pop(key, None)
+
+
+def end_markers(records: Iterable[tuple[int, bytes | None, bytes | None]],
+                ) -> list[tuple[int, bytes | None, bytes | None]]:
+    """A tombstone of :data:`END_KEY` for every partition of ``records``."""
+    return [(partition, END_KEY, None)
+            for partition in sorted({partition for partition, _, _ in records})]
 
 
 async def send_records(producer: Any, topic: str,

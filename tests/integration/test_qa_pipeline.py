@@ -23,7 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from producers.replay import replay
 from stream.embedded import free_port
 from tests.alerts import AlertsTopic, expected, open_alerts, send
-from tests.conftest import RunningGateway, redis_client, wait_until
+from tests.conftest import RunningGateway, changelog_ends, redis_client, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -116,6 +116,14 @@ def test_a_replayed_stream_fills_the_qa_queue_and_reviews_survive_a_restart(
     wait_until(settled, timeout=60)
     items = qa_items(settings)
     assert set(items) == {"c-chat", "c-voice", "c-again"}  # c-calm and c-first not flagged
+
+    # Both tables' changelogs end on a lone record, so the embedded broker reports their
+    # true ends: a recovery reads up to exactly there, and one interrupted by another
+    # rebalance cannot have read past the end reported next (Faust's ConsistencyError).
+    for table in ("partition_state", "customer_to_contacts"):
+        ends = changelog_ends(settings, table)
+        assert ends and all(reported == after for reported, after in ends.values()), (
+            table, ends)
     chat = items["c-chat"]
     assert chat["status"] == "open" and chat["in_progress"] is True
     escalation = next(r for r in chat["reasons"] if r["rule"] == "escalation")
