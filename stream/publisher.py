@@ -31,6 +31,7 @@ from stream.metrics.partition import PartitionState, PartitionView
 from stream.progress import encode_progress, progress_totals
 from stream.report import calendar, queue_rules, wfm_rules
 from stream.settings import Settings
+from stream.wfm.snapshot import WfmBoard
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,8 @@ class RedisPublisher:
         self.busy_s = 0.0
         # tenant -> its closed interval rows of the day, computed once (merge.snapshot)
         self.closed_rows: dict[str, dict[tuple[str, int], dict[str, object]]] = {}
+        # tenant -> its WFM sums, kept from turn to turn (stream/wfm/snapshot.py)
+        self.wfm_boards: dict[str, WfmBoard] = {}
 
     @property
     def foreign_views(self) -> dict[str, list[PartitionView]]:
@@ -158,9 +161,7 @@ class RedisPublisher:
             if tenant in publication.closing:
                 await self._write_closed(tenant, *publication.closing[tenant])
             with self._computing():
-                snap = snapshot(tenant, views, self.calendar, self.rules, self.lateness_ms,
-                                s.rolling_minutes, self.partitions, wfm=self.wfm,
-                                closed_rows=self.closed_rows.setdefault(tenant, {}))
+                snap = self.snapshot(tenant, views)
             snap.update(totals)
             snap["published_at"] = now
             if await self._write_snapshot(tenant, snap, force=self.due(tenant, now)):
@@ -181,6 +182,14 @@ class RedisPublisher:
         """Both phases at once (for callers that hold the state alone, e.g. tests)."""
         await self.load_closed(tenants)
         return await self.write(self.prepare(own, tenants, progress, markers))
+
+    def snapshot(self, tenant: str, views: list[PartitionView]) -> dict[str, object]:
+        """The tenant's snapshot from the views of all partitions, with what is kept from
+        one turn to the next (closed rows, WFM sums)."""
+        return snapshot(tenant, views, self.calendar, self.rules, self.lateness_ms,
+                        self.settings.rolling_minutes, self.partitions, wfm=self.wfm,
+                        closed_rows=self.closed_rows.setdefault(tenant, {}),
+                        wfm_board=self.wfm_boards.setdefault(tenant, WfmBoard()))
 
     # ------------------------------------------------------------------ views
     def _since(self, state: PartitionState, tenant: str) -> int:

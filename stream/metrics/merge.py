@@ -31,7 +31,7 @@ from stream.metrics.definitions import (
 )
 from stream.metrics.partition import BUSY_STATES, PartitionView
 from stream.wfm.config import WfmRules
-from stream.wfm.snapshot import wfm_sections
+from stream.wfm.snapshot import WfmBoard, wfm_sections
 
 Rules = Callable[[str], QueueRule]
 
@@ -169,14 +169,15 @@ def snapshot(tenant: str, views: Sequence[PartitionView], calendar: Calendar, ru
              lateness_ms: int, rolling_minutes: int,
              partitions: int | None = None, wfm: WfmRules | None = None,
              closed_rows: dict[tuple[str, int], dict[str, object]] | None = None,
-             ) -> dict[str, object]:
+             wfm_board: WfmBoard | None = None) -> dict[str, object]:
     """The tenant's live figures (docs/live-state.md), as of its stream time. ``wfm``: the
     workforce-management settings (default: the defaults).
 
     ``closed_rows``: the caller's store of the tenant's closed interval rows, kept from one
     call to the next (a closed interval's row never changes: docs/metrics.md, "Closing"),
     so that a snapshot computes only the open intervals' rows; the rows of earlier days
-    are dropped from it."""
+    are dropped from it. ``wfm_board``: the caller's store of the tenant's WFM sums, kept
+    the same way (stream/wfm/snapshot.py, :class:`WfmBoard`)."""
     merged = Merged(views, partitions)
     now = merged.now
     today = calendar.day_of(now)
@@ -258,7 +259,7 @@ def snapshot(tenant: str, views: Sequence[PartitionView], calendar: Calendar, ru
     rules_wfm = wfm or WfmRules()
     adherence, intraday, team_adherence = wfm_sections(
         merged.views, agents, windows, merged.intervals, queue_names, rules,  # type: ignore[arg-type]
-        rules_wfm, today, day_start, day_end, now, rolling_minutes * MINUTE_MS)
+        rules_wfm, today, day_start, day_end, now, rolling_minutes * MINUTE_MS, wfm_board)
     return {
         "tenant": tenant,
         "as_of": calendar.iso(now),
