@@ -142,7 +142,15 @@ class Merged:
 def closed_until(views: Sequence[PartitionView], lateness_ms: int,
                  partitions: int | None = None, since: int = 0) -> int:
     """Intervals starting before this (ms) are closed: no event can change them any more.
-    Never goes back before ``since`` (what was closed stays closed)."""
+    Never goes back before ``since`` (what was closed stays closed).
+
+    The views are added up only when the slowest partition's clock allows an interval
+    past ``since`` to close (most publishing turns it does not): the same result."""
+    clocks = [v.clock for v in views if v.clock]
+    if not clocks or (partitions is not None and len(clocks) < partitions):
+        return since
+    if interval_start(max(0, min(clocks) - lateness_ms)) <= since:
+        return since
     return Merged(views, partitions).closed_until(lateness_ms, since)
 
 

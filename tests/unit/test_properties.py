@@ -16,7 +16,9 @@ from hypothesis import HealthCheck, given, settings
 
 from stream import report
 from stream.events import EVENT_ADAPTER, AgentState, Event
+from stream.metrics.definitions import INTERVAL_MS
 from stream.metrics.facts import ContactFacts
+from stream.metrics.merge import Merged, closed_until
 from stream.settings import QueueSettings, Settings
 from tests.reference import (
     FIGURE_KEYS,
@@ -156,6 +158,25 @@ def test_streaming_batch_and_reference_rows_agree(scenario: Scenario) -> None:
 @given(scenarios())
 def test_streaming_batch_and_reference_snapshots_agree(scenario: Scenario) -> None:
     check_snapshots(scenario)
+
+
+@PROFILE
+@given(scenarios())
+def test_closing_adds_up_the_views_only_when_an_interval_can_close(scenario: Scenario) -> None:
+    # closed_until skips adding the views up when the slowest clock allows nothing past
+    # `since` to close: at every point of the stream, whatever `since`, the same result.
+    s = scenario.history.settings
+    lateness = int(s.allowed_lateness_s * 1000)
+    arrivals = [list(p) for p in scenario.delivery.arrivals]
+    for share in (0.5, 1.0):
+        states = report._states([p[:round(len(p) * share)] for p in arrivals], s)
+        for tenant in tenants_with_events(scenario.history.events):
+            views = [state.view(tenant) for state in states]
+            merged = Merged(views, len(views))
+            starts = sorted({start for by in merged.intervals.values() for start in by})
+            for since in [0, *starts, *(start + INTERVAL_MS for start in starts[-2:])]:
+                assert (closed_until(views, lateness, len(views), since)
+                        == merged.closed_until(lateness, since)), (tenant, share, since)
 
 
 # --------------------------------------------------------------------------- small cases
