@@ -56,7 +56,7 @@ from stream.events import raw_key
 from stream.kafka import partition_for
 from stream.metrics.merge import diff_snapshots
 from stream.metrics.partition import PartitionView
-from stream.publisher import RedisPublisher
+from stream.publisher import RedisPublisher, views_due
 from stream.qa.worker import QaFlags
 from stream.report import calendar, new_partition_state
 from stream.settings import Settings
@@ -159,6 +159,9 @@ class HotPath:
         self.processing = self.publishing = 0.0
         self.fed = 0  # batches
         self.previous: dict[str, Any] = {}
+        self.turn = 0
+        self.unwritten: dict[str, set[int]] = {}  # tenant -> partitions changed, not written
+        self.views_written_turn: dict[str, int] = {}
 
     async def feed(self, batches: list[list[_Message]], last: bool = True) -> None:
         """Process the batches, with a publishing turn every ``publish_every`` batches fed
@@ -184,9 +187,20 @@ class HotPath:
         publication = publisher.prepare(states, tenants, {}, {})
         for tenant, (until, _) in publication.closing.items():
             publisher.closed[tenant] = until
+        self.turn += 1
         for tenant, views in publication.views.items():
-            for partition in publication.dirty[tenant]:
-                orjson.dumps(views[partition].to_json())
+            # the views' JSON as a worker owning every partition writes it: a turn every
+            # publish_interval_s, the changed views at most every VIEWS_ALONE_EVERY_S
+            unwritten = self.unwritten.setdefault(tenant, set())
+            unwritten.update(publication.dirty[tenant])
+            written = self.views_written_turn.get(tenant)
+            since_s = (None if written is None
+                       else (self.turn - written) * self.settings.publish_interval_s)
+            if unwritten and views_due(True, False, since_s):
+                for partition in unwritten:
+                    orjson.dumps(views[partition].to_json())
+                unwritten.clear()
+                self.views_written_turn[tenant] = self.turn
             snap = self.snapshot(tenant, list(views.values()))
             diff_snapshots(self.previous.get(tenant), snap)
             orjson.dumps(snap)
@@ -400,7 +414,8 @@ def _snapshot_parts(hot: HotPath, tenant: str, views: list[PartitionView]) -> di
         "  of it the WFM sections (against views without schedules)": with_wfm - without_wfm,
         "  the WFM sections with every agent computed (a new board)":
             with_wfm_afresh - without_wfm,
-        "views' JSON": _median_ms(lambda: [orjson.dumps(v.to_json()) for v in views]),
+        "views' JSON (all; a lone worker writes them at most once a second)":
+            _median_ms(lambda: [orjson.dumps(v.to_json()) for v in views]),
         f"snapshot's JSON ({size / 1000:,.0f} KB)": _median_ms(lambda: orjson.dumps(snap)),
         "difference from the last snapshot": _median_ms(
             lambda: diff_snapshots(hot.previous.get(tenant), snap)),

@@ -44,6 +44,11 @@ DAY_S = 86_400
 PUBLISH_SHARE = 0.25
 BEHIND_SHARE = 0.5
 
+# A worker that owns every partition writes its views to Redis at most this often (and at
+# every replay marker): only `floorpulse intervals` and a worker that joins read them then.
+# With other workers, every turn (their snapshots merge these views).
+VIEWS_ALONE_EVERY_S = 1.0
+
 
 def turn_spacing(interval_s: float, turn_s: float, processing_s: float,
                  period_s: float) -> float:
@@ -53,6 +58,14 @@ def turn_spacing(interval_s: float, turn_s: float, processing_s: float,
     if period_s > 0 and processing_s / period_s > BEHIND_SHARE:
         return max(interval_s, turn_s / PUBLISH_SHARE)
     return interval_s
+
+
+def views_due(alone: bool, marker: bool, since_written_s: float | None) -> bool:
+    """Whether a turn writes the owned partitions' changed views to Redis: always with
+    other workers or a replay marker to confirm, else once ``VIEWS_ALONE_EVERY_S`` has
+    passed since they were last written (``None``: never written)."""
+    return (not alone or marker or since_written_s is None
+            or since_written_s >= VIEWS_ALONE_EVERY_S)
 
 
 @dataclass(slots=True)
@@ -88,6 +101,10 @@ class RedisPublisher:
         self.closed_rows: dict[str, dict[tuple[str, int], dict[str, object]]] = {}
         # tenant -> its WFM sums, kept from turn to turn (stream/wfm/snapshot.py)
         self.wfm_boards: dict[str, WfmBoard] = {}
+        # tenant -> owned partitions whose changed view is not in Redis yet, and when the
+        # views were last written (``views_due``)
+        self.unwritten: dict[str, set[int]] = {}
+        self.views_written_at: dict[str, float] = {}
 
     @property
     def foreign_views(self) -> dict[str, list[PartitionView]]:
@@ -157,7 +174,8 @@ class RedisPublisher:
         totals = progress_totals((await self.redis.hgetall(s.progress_key)).values())
         written = 0
         for tenant, mine in publication.views.items():
-            views = await self._views(tenant, mine, publication.dirty[tenant])
+            views = await self._views(tenant, mine, publication.dirty[tenant],
+                                      bool(publication.markers), now)
             if tenant in publication.closing:
                 await self._write_closed(tenant, *publication.closing[tenant])
             with self._computing():
@@ -198,18 +216,25 @@ class RedisPublisher:
         return min(today, self.closed.get(tenant, 0))
 
     async def _views(self, tenant: str, mine: Mapping[int, PartitionView],
-                     dirty: set[int]) -> list[PartitionView]:
-        """Store the views of the dirty partitions owned; read the others'."""
+                     dirty: set[int], marker: bool, now: float) -> list[PartitionView]:
+        """Store the changed views of the partitions owned (``views_due``); read the
+        others'."""
         s = self.settings
-        if dirty:
+        foreign = [p for p in range(self.partitions) if p not in mine]
+        unwritten = self.unwritten.setdefault(tenant, set())
+        unwritten.update(dirty)
+        written_at = self.views_written_at.get(tenant)
+        if unwritten and views_due(not foreign, marker,
+                                   None if written_at is None else now - written_at):
             pipe = self.redis.pipeline(transaction=False)
             with self._computing():
-                for partition in dirty:
+                for partition in unwritten & mine.keys():
                     pipe.set(s.view_key(tenant, partition),
                              orjson.dumps(mine[partition].to_json()))
             await pipe.execute()
+            unwritten.clear()
+            self.views_written_at[tenant] = now
         views = dict(mine)
-        foreign = [p for p in range(self.partitions) if p not in mine]
         if foreign:
             raw = await self.redis.mget([s.view_key(tenant, p) for p in foreign])
             read = self.foreign[tenant] = {
