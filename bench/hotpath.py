@@ -414,7 +414,7 @@ def _snapshot_parts(hot: HotPath, tenant: str, views: list[PartitionView]) -> di
         "  of it the WFM sections (against views without schedules)": with_wfm - without_wfm,
         "  the WFM sections with every agent computed (a new board)":
             with_wfm_afresh - without_wfm,
-        "views' JSON (all; a lone worker writes them at most once a second)":
+        "views' JSON (all; alone, a worker writes them once a second)":
             _median_ms(lambda: [orjson.dumps(v.to_json()) for v in views]),
         f"snapshot's JSON ({size / 1000:,.0f} KB)": _median_ms(lambda: orjson.dumps(snap)),
         "difference from the last snapshot": _median_ms(
