@@ -40,8 +40,10 @@ DAY_S = 86_400
 # While the processor is behind (busy more than BEHIND_SHARE of the time since the last
 # turn: a catch-up or a replay), publishing turns may take at most PUBLISH_SHARE of the
 # worker's time: a turn that computed for t seconds is followed by the next no sooner than
-# t / share later, and the batches go on. Live, the turns keep their interval.
-PUBLISH_SHARE = 0.25
+# t / share later, and the batches go on. Live, the turns keep their interval. (A tenth:
+# a 1,000-agent center's wallboard still moves every ~0.4 s while a replay runs, and the
+# replay of 1M events takes ~10 % less than with a quarter; docs/performance.md.)
+PUBLISH_SHARE = 0.1
 BEHIND_SHARE = 0.5
 
 # A worker that owns every partition writes its views to Redis at most this often (and at
