@@ -351,12 +351,12 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
         compute long (``turn_spacing``)."""
         interval = settings.publish_interval_s
         dropped_at = previous = time.monotonic()
-        processing = processor.busy_s
+        waited = inbox.waited()
         while not app.should_stop:
             started = time.monotonic()
             busy = publisher.busy_s
             period, previous = started - previous, started
-            processed_s, processing = processor.busy_s - processing, processor.busy_s
+            waited_s, waited = inbox.waited() - waited, inbox.waited()
             try:
                 await publish_live_state()
                 if started - dropped_at >= 60:
@@ -365,7 +365,7 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
                         {t for state in processor.states.values() for t in state.tenants()})
             except Exception:  # Redis away for a moment: try again at the next turn
                 logger.exception("publishing failed")
-            spacing = turn_spacing(interval, publisher.busy_s - busy, processed_s, period)
+            spacing = turn_spacing(interval, publisher.busy_s - busy, waited_s, period)
             await asyncio.sleep(max(0.0, spacing - (time.monotonic() - started)))
 
     async def publish_live_state() -> None:

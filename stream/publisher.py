@@ -1,7 +1,8 @@
 """Publish live state and closed intervals to Redis (docs/live-state.md).
 
 Each worker writes the *view* of every partition it owns (what that partition contributes
-to the figures) to ``{prefix}:{tenant}:view:{partition}``, then merges the views of all
+to the figures) to ``{prefix}:{tenant}:view:{partition}`` (a worker that owns every
+partition: at most once a second, and at replay markers), then merges the views of all
 partitions (its own from memory, the others' from Redis) into the tenant's snapshot. The
 snapshot key and the updates channel are written in one transaction, watched, so that two
 workers never interleave their updates: every update is the difference to the snapshot
@@ -37,14 +38,16 @@ logger = logging.getLogger(__name__)
 
 DAY_S = 86_400
 
-# While the processor is behind (busy more than BEHIND_SHARE of the time since the last
-# turn: a catch-up or a replay), publishing turns may take at most PUBLISH_SHARE of the
-# worker's time: a turn that computed for t seconds is followed by the next no sooner than
-# t / share later, and the batches go on. Live, the turns keep their interval. (A tenth:
-# a 1,000-agent center's wallboard still moves every ~0.4 s while a replay runs, and the
-# replay of 1M events takes ~10 % less than with a quarter; docs/performance.md.)
+# While the processor is behind (it waited for messages less than BEHIND_WAIT_SHARE of the
+# time since the last turn: it always found more, a catch-up or a replay), publishing turns
+# may take at most PUBLISH_SHARE of the worker's time: a turn that computed for t seconds
+# is followed by the next no sooner than t / share later, and the batches go on. Live,
+# the turns keep their interval (the processor waits at least its batch window, 20 ms, for
+# each batch: a third of its time or more at 5k events/s). A tenth: a 1,000-agent center's
+# wallboard still moves every ~0.4 s while a replay runs, and the replay of 1M events takes
+# ~10 % less than with a quarter (docs/performance.md).
 PUBLISH_SHARE = 0.1
-BEHIND_SHARE = 0.5
+BEHIND_WAIT_SHARE = 0.1
 
 # A worker that owns every partition writes its views to Redis at most this often (and at
 # every replay marker): only `floorpulse intervals` and a worker that joins read them then.
@@ -52,12 +55,11 @@ BEHIND_SHARE = 0.5
 VIEWS_ALONE_EVERY_S = 1.0
 
 
-def turn_spacing(interval_s: float, turn_s: float, processing_s: float,
-                 period_s: float) -> float:
+def turn_spacing(interval_s: float, turn_s: float, waited_s: float, period_s: float) -> float:
     """Seconds from the start of a publishing turn to the start of the next: the interval,
-    or longer when the processor was busy more than ``BEHIND_SHARE`` of the last
-    ``period_s`` (``processing_s`` of it) and the turn computed long (``turn_s``)."""
-    if period_s > 0 and processing_s / period_s > BEHIND_SHARE:
+    or longer when the processor waited for messages less than ``BEHIND_WAIT_SHARE`` of the
+    last ``period_s`` (``waited_s`` of it) and the turn computed long (``turn_s``)."""
+    if period_s > 0 and waited_s / period_s < BEHIND_WAIT_SHARE:
         return max(interval_s, turn_s / PUBLISH_SHARE)
     return interval_s
 

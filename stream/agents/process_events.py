@@ -126,7 +126,6 @@ class EventProcessor:
         # Evaluates the alert rules at the instants of stream time events close, on the
         # worker that evaluates them (stream/alert_worker.py); None on the others.
         self.alerts: LiveAlerts | None = None
-        self.busy_s = 0.0  # seconds spent on batches, acknowledgements included
 
     # ----------------------------------------------------------- rebalance
     def state(self, partition: int) -> PartitionState:
@@ -206,11 +205,7 @@ class EventProcessor:
         events topic (stream/inbox.py). Returns once everything the batch changed is
         acknowledged by the broker."""
         async with self.lock:
-            started = time.perf_counter()
-            try:
-                await self._process(messages)
-            finally:
-                self.busy_s += time.perf_counter() - started
+            await self._process(messages)
 
     async def _process(self, messages: Sequence[Any]) -> None:
         """:meth:`process`, under the lock."""
