@@ -16,6 +16,7 @@ from typing import Any
 import faust
 import orjson
 import redis.asyncio as aioredis
+from faust.exceptions import ConsumerNotStarted
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from redis.exceptions import RedisError
@@ -25,7 +26,7 @@ from stream.alert_worker import EVALUATOR_PARTITION, AlertWorker
 from stream.alerts.rules import settings_config
 from stream.inbox import IDLE_S, Alignment, Inbox, deliver_directly
 from stream.metrics.partition import PartitionState
-from stream.publisher import Publication, RedisPublisher, turn_spacing
+from stream.publisher import Publication, RedisPublisher, is_behind, turn_spacing
 from stream.qa.worker import (
     REPEAT_SIGNAL,
     SIGNAL_HEADER,
@@ -351,12 +352,13 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
         compute long (``turn_spacing``)."""
         interval = settings.publish_interval_s
         dropped_at = previous = time.monotonic()
-        waited = inbox.waited()
+        taken = inbox.taken
         while not app.should_stop:
             started = time.monotonic()
             busy = publisher.busy_s
             period, previous = started - previous, started
-            waited_s, waited = inbox.waited() - waited, inbox.waited()
+            taken_now, taken = inbox.taken - taken, inbox.taken
+            behind = is_behind(backlog(), taken_now, period)
             try:
                 await publish_live_state()
                 if started - dropped_at >= 60:
@@ -365,8 +367,22 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
                         {t for state in processor.states.values() for t in state.tenants()})
             except Exception:  # Redis away for a moment: try again at the next turn
                 logger.exception("publishing failed")
-            spacing = turn_spacing(interval, publisher.busy_s - busy, waited_s, period)
+            spacing = turn_spacing(interval, publisher.busy_s - busy, behind)
             await asyncio.sleep(max(0.0, spacing - (time.monotonic() - started)))
+
+    def backlog() -> int:
+        """Messages of the owned events partitions not processed yet, up to the partitions'
+        ends as the last fetches saw them."""
+        total = 0
+        for partition in list(processor.states):
+            try:
+                end = app.consumer.highwater(TP(settings.topic_events, partition))
+            except (AssertionError, KeyError, ConsumerNotStarted):  # not assigned (any more)
+                continue
+            if end is not None:
+                prog = processor.progress.get(partition)
+                total += max(0, end - (prog.offset + 1 if prog is not None else 0))
+        return total
 
     async def publish_live_state() -> None:
         await publisher.load_closed(

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
@@ -51,7 +50,7 @@ class Inbox:
     (:class:`Alignment`) stops soon after it is paused."""
 
     __slots__ = ("__weakref__", "app", "heard_at", "limit", "limit_bytes", "messages",
-                 "ready", "room", "size", "waited_s", "waiting_since", "wanted")
+                 "ready", "room", "size", "taken", "wanted")
 
     def __init__(self, app: Any, limit: int, limit_bytes: int) -> None:
         self.app = app
@@ -64,11 +63,7 @@ class Inbox:
         self.room = asyncio.Event()  # set while not full
         self.room.set()
         self.heard_at: dict[int, float] = {}  # partition -> loop time its last message was taken
-        # Seconds ``take`` has spent waiting for messages (the publisher's turns are spaced
-        # by it: a processor that never waits is catching up), and the start of the wait
-        # in progress (perf_counter), if one is.
-        self.waited_s = 0.0
-        self.waiting_since: float | None = None
+        self.taken = 0  # messages taken so far (the publisher's turns read the pace)
 
     def put(self, message: Any) -> bool:
         """Append ``message``; False (and nothing appended) if the inbox is full."""
@@ -119,27 +114,12 @@ class Inbox:
             self.room.set()
         return dropped
 
-    def waited(self) -> float:
-        """Seconds ``take`` has waited for messages so far, the wait in progress included."""
-        since = self.waiting_since
-        return self.waited_s + (time.perf_counter() - since if since is not None else 0.0)
-
     async def take(self, max_messages: int, within_s: float,
                    first_within_s: float | None = None) -> list[Any]:
         """The next batch: waits for a first message (at most ``first_within_s``, if
         given: then an empty batch), then up to ``within_s`` for up to ``max_messages`` (or
         until the inbox is full). Each message taken is tracked as unacknowledged; messages
-        of an older consumer generation are dropped. May return an empty list. The time
-        it takes counts in :meth:`waited`."""
-        self.waiting_since = started = time.perf_counter()
-        try:
-            return await self._take(max_messages, within_s, first_within_s)
-        finally:
-            self.waiting_since = None
-            self.waited_s += time.perf_counter() - started
-
-    async def _take(self, max_messages: int, within_s: float,
-                    first_within_s: float | None) -> list[Any]:
+        of an older consumer generation are dropped. May return an empty list."""
         app = self.app
         await app.flow_control.acquire()
         self.wanted = 1
@@ -176,6 +156,7 @@ class Inbox:
             heard_at[message.partition] = now
             batch.append(message)
         self.size = size
+        self.taken += len(batch)
         if not messages:
             self.ready.clear()
         self.room.set()

@@ -38,16 +38,15 @@ logger = logging.getLogger(__name__)
 
 DAY_S = 86_400
 
-# While the processor is behind (it waited for messages less than BEHIND_WAIT_SHARE of the
-# time since the last turn: it always found more, a catch-up or a replay), publishing turns
-# may take at most PUBLISH_SHARE of the worker's time: a turn that computed for t seconds
-# is followed by the next no sooner than t / share later, and the batches go on. Live,
-# the turns keep their interval (the processor waits at least its batch window, 20 ms, for
-# each batch: a third of its time or more at 5k events/s). A tenth: a 1,000-agent center's
-# wallboard still moves every ~0.4 s while a replay runs, and the replay of 1M events takes
-# ~10 % less than with a quarter (docs/performance.md).
+# While the worker is behind (the messages it has still to process would take it more than
+# BEHIND_BACKLOG_S at the pace of the last period: a catch-up or a replay), publishing turns
+# may take at most PUBLISH_SHARE of its time: a turn that computed for t seconds is
+# followed by the next no sooner than t / share later, and the batches go on. Live, the
+# turns keep their interval (what is not processed yet is what arrived in the last tens of
+# milliseconds). A tenth: a 1,000-agent center's wallboard still moves at least every
+# ~1-2 s while a replay runs (docs/performance.md, tenth round).
 PUBLISH_SHARE = 0.1
-BEHIND_WAIT_SHARE = 0.1
+BEHIND_BACKLOG_S = 1.0
 
 # A worker that owns every partition writes its views to Redis at most this often (and at
 # every replay marker): only `floorpulse intervals` and a worker that joins read them then.
@@ -55,11 +54,20 @@ BEHIND_WAIT_SHARE = 0.1
 VIEWS_ALONE_EVERY_S = 1.0
 
 
-def turn_spacing(interval_s: float, turn_s: float, waited_s: float, period_s: float) -> float:
+def is_behind(backlog: int, taken: int, period_s: float) -> bool:
+    """Whether ``backlog`` messages not processed yet would take the processor more than
+    ``BEHIND_BACKLOG_S`` at the pace of the last ``period_s`` (in which it took ``taken``);
+    with a backlog and nothing taken, it is behind."""
+    if backlog <= 0 or period_s <= 0:
+        return False
+    return taken <= 0 or backlog * period_s / taken > BEHIND_BACKLOG_S
+
+
+def turn_spacing(interval_s: float, turn_s: float, behind: bool) -> float:
     """Seconds from the start of a publishing turn to the start of the next: the interval,
-    or longer when the processor waited for messages less than ``BEHIND_WAIT_SHARE`` of the
-    last ``period_s`` (``waited_s`` of it) and the turn computed long (``turn_s``)."""
-    if period_s > 0 and waited_s / period_s < BEHIND_WAIT_SHARE:
+    or, while the worker is ``behind`` (:func:`is_behind`), long enough that a turn that
+    computed ``turn_s`` takes at most ``PUBLISH_SHARE`` of the time."""
+    if behind:
         return max(interval_s, turn_s / PUBLISH_SHARE)
     return interval_s
 
