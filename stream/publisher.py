@@ -43,8 +43,8 @@ DAY_S = 86_400
 # may take at most PUBLISH_SHARE of its time: a turn that computed for t seconds is
 # followed by the next no sooner than t / share later, and the batches go on. Live, the
 # turns keep their interval (what is not processed yet is what arrived in the last tens of
-# milliseconds). A tenth: a 1,000-agent center's wallboard still moves at least every
-# ~1-2 s while a replay runs (docs/performance.md, tenth round).
+# milliseconds). A tenth: a 1,000-agent center's wallboard still moves every 1.5-3 s while
+# a replay runs (docs/performance.md, tenth round).
 PUBLISH_SHARE = 0.1
 BEHIND_BACKLOG_S = 1.0
 
