@@ -7,7 +7,6 @@ views that hold every event."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -39,15 +38,6 @@ def queued(state: PartitionState, second: int) -> int:
     return to_ms(at)
 
 
-@pytest.fixture
-async def client(redis_server: EmbeddedServer) -> AsyncIterator[aioredis.Redis]:
-    redis = aioredis.Redis(host=redis_server.host, port=redis_server.port)
-    try:
-        yield redis
-    finally:
-        await redis.aclose()
-
-
 def _settings(redis_server: EmbeddedServer) -> Settings:
     return Settings(redis_url=f"redis://{redis_server.host}:{redis_server.port}/0",
                     redis_prefix=f"views{next(_names)}", topic_partitions=2)
@@ -68,36 +58,36 @@ def test_views_are_due_with_other_workers_at_a_marker_or_once_a_second() -> None
 
 
 async def test_a_worker_alone_writes_changed_views_once_a_second_and_at_markers(
-        client: aioredis.Redis, redis_server: EmbeddedServer,
+        redis: aioredis.Redis, redis_server: EmbeddedServer,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(publishing, "VIEWS_ALONE_EVERY_S", 3600.0)  # no turn reaches it
     settings = _settings(redis_server)
     own = {0: new_partition_state(settings), 1: new_partition_state(settings)}
-    pub = RedisPublisher(settings, client)
+    pub = RedisPublisher(settings, redis)
     first = queued(own[0], 0), queued(own[1], 1)
     await pub.publish(own, {"default"}, {}, {})
-    assert [await stored_clock(client, settings, p) for p in (0, 1)] == list(first)
+    assert [await stored_clock(redis, settings, p) for p in (0, 1)] == list(first)
 
     later = queued(own[0], 30)  # a turn without a marker: not written yet
     await pub.publish(own, {"default"}, {}, {})
-    assert await stored_clock(client, settings, 0) == first[0]
-    snap = orjson.loads(await client.get(settings.snapshot_key("default")))
+    assert await stored_clock(redis, settings, 0) == first[0]
+    snap = orjson.loads(await redis.get(settings.snapshot_key("default")))
     assert snap["queues"]["billing"]["offered"] == 3  # the snapshot has it all the same
 
     await pub.publish(own, {"default"}, {}, {"m1": {0, 1}})  # a replay's marker
-    assert await stored_clock(client, settings, 0) == later
-    assert await stored_clock(client, settings, 1) == first[1]
+    assert await stored_clock(redis, settings, 0) == later
+    assert await stored_clock(redis, settings, 1) == first[1]
 
 
 async def test_a_worker_with_others_writes_its_changed_views_every_turn(
-        client: aioredis.Redis, redis_server: EmbeddedServer,
+        redis: aioredis.Redis, redis_server: EmbeddedServer,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(publishing, "VIEWS_ALONE_EVERY_S", 3600.0)
     settings = _settings(redis_server)
     own = {0: new_partition_state(settings)}  # partition 1 is another worker's
-    pub = RedisPublisher(settings, client)
+    pub = RedisPublisher(settings, redis)
     queued(own[0], 0)
     await pub.publish(own, {"default"}, {}, {})
     later = queued(own[0], 30)
     await pub.publish(own, {"default"}, {}, {})
-    assert await stored_clock(client, settings, 0) == later
+    assert await stored_clock(redis, settings, 0) == later
