@@ -107,6 +107,9 @@ def add_into(total: Counters, c: Sequence[int], sign: int = 1) -> None:
             total[i] += sign * value
 
 
+ISO_KEPT = 8192  # times kept in ISO form by a calendar (each agent's since, open intervals)
+
+
 class Calendar:
     """The center's calendar: zone and day start (a multiple of 15 minutes)."""
 
@@ -118,6 +121,7 @@ class Calendar:
         self._offset = timedelta(hours=day_start.hour, minutes=day_start.minute)
         self._day_of_interval: dict[int, int] = {}
         self._bounds: dict[int, tuple[int, int]] = {}
+        self._iso: dict[int, str] = {}  # a publishing turn asks again for most of them
 
     def day_of(self, ms: int) -> int:
         """Day ordinal: the calendar date on which the center's day holding ``ms`` starts."""
@@ -150,7 +154,15 @@ class Calendar:
         return start
 
     def iso(self, ms: int) -> str:
-        return datetime.fromtimestamp(ms / 1000, self.zone).isoformat()
+        """``ms`` in ISO form, in the center's zone. Kept: every publishing turn writes each
+        agent's ``since`` and each open interval's bounds again (at most ``ISO_KEPT``
+        kept: then they start again)."""
+        found = self._iso.get(ms)
+        if found is None:
+            if len(self._iso) >= ISO_KEPT:
+                self._iso.clear()
+            found = self._iso[ms] = datetime.fromtimestamp(ms / 1000, self.zone).isoformat()
+        return found
 
 
 def interval_start(ms: int) -> int:

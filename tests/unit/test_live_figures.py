@@ -463,6 +463,20 @@ def test_a_day_start_skipped_by_dst_begins_at_the_first_local_time_after_it(
     assert center.day_of(end - INTERVAL_MS) == day and center.day_of(end) == day + 1
 
 
+def test_a_calendars_iso_times_are_those_of_datetime_kept_or_not() -> None:
+    # Kept for the next turn, at most ISO_KEPT of them: beyond, it starts again.
+    from datetime import datetime
+
+    from stream.metrics.definitions import ISO_KEPT
+
+    center = Calendar(ZoneInfo("America/New_York"))
+    times = [1_790_000_000_000 + i * 997_000 for i in range(ISO_KEPT + 500)]  # across DST too
+    for ms in [*times, *times[:700]]:
+        want = datetime.fromtimestamp(ms / 1000, ZoneInfo("America/New_York")).isoformat()
+        assert center.iso(ms) == want
+    assert len(center._iso) <= ISO_KEPT
+
+
 def test_a_snapshot_with_the_closed_rows_kept_equals_one_computed_from_scratch() -> None:
     """The publisher keeps each closed interval's row from one snapshot to the next; every
     snapshot of a simulated morning (schedules and forecasts too) equals the one computed
