@@ -56,7 +56,7 @@ from stream.events import raw_key
 from stream.kafka import partition_for
 from stream.metrics.merge import diff_snapshots
 from stream.metrics.partition import PartitionView
-from stream.publisher import RedisPublisher, views_due
+from stream.publisher import RedisPublisher
 from stream.qa.worker import QaFlags
 from stream.report import calendar, new_partition_state
 from stream.settings import Settings
@@ -160,8 +160,6 @@ class HotPath:
         self.fed = 0  # batches
         self.previous: dict[str, Any] = {}
         self.turn = 0
-        self.unwritten: dict[str, set[int]] = {}  # tenant -> partitions changed, not written
-        self.views_written_turn: dict[str, int] = {}
 
     async def feed(self, batches: list[list[_Message]], last: bool = True) -> None:
         """Process the batches, with a publishing turn every ``publish_every`` batches fed
@@ -189,26 +187,18 @@ class HotPath:
             publisher.closed[tenant] = until
         self.turn += 1
         for tenant, views in publication.views.items():
-            # the views' JSON as a worker owning every partition writes it: a turn every
-            # publish_interval_s, the changed views at most every VIEWS_ALONE_EVERY_S
-            unwritten = self.unwritten.setdefault(tenant, set())
-            unwritten.update(publication.dirty[tenant])
-            written = self.views_written_turn.get(tenant)
-            since_s = (None if written is None
-                       else (self.turn - written) * self.settings.publish_interval_s)
-            if unwritten and views_due(True, False, since_s):
-                for partition in unwritten:
+            # the views' JSON as a worker owning every partition writes it, a turn every
+            # publish_interval_s
+            now = self.turn * self.settings.publish_interval_s
+            due = publisher.views_to_write(tenant, publication.dirty[tenant], True, False, now)
+            if due:
+                for partition in due:
                     orjson.dumps(views[partition].to_json())
-                unwritten.clear()
-                self.views_written_turn[tenant] = self.turn
-            snap = self.snapshot(tenant, list(views.values()))
+                publisher.views_written(tenant, now)
+            snap = publisher.snapshot(tenant, list(views.values()))
             diff_snapshots(self.previous.get(tenant), snap)
             orjson.dumps(snap)
             self.previous[tenant] = snap
-
-    def snapshot(self, tenant: str, views: list[PartitionView]) -> dict[str, object]:
-        """The tenant's snapshot from ``views``, as the publisher builds it."""
-        return self.publisher.snapshot(tenant, views)
 
     def figures(self) -> dict[str, float]:
         table = self.table
@@ -399,11 +389,11 @@ def _snapshot_parts(hot: HotPath, tenant: str, views: list[PartitionView]) -> di
     def afresh(these: list[PartitionView]) -> dict[str, object]:
         """The snapshot with every agent's WFM part computed (a new board)."""
         boards[tenant] = WfmBoard()
-        return hot.snapshot(tenant, these)
+        return hot.publisher.snapshot(tenant, these)
 
     bare = [replace(view, wfm={}) for view in views]
-    snap = hot.snapshot(tenant, views)
-    with_wfm = _median_ms(lambda: hot.snapshot(tenant, views))
+    snap = hot.publisher.snapshot(tenant, views)
+    with_wfm = _median_ms(lambda: hot.publisher.snapshot(tenant, views))
     with_wfm_afresh = _median_ms(lambda: afresh(views))
     without_wfm = _median_ms(lambda: afresh(bare))
     if kept is not None:

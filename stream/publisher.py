@@ -222,6 +222,23 @@ class RedisPublisher:
                         wfm_board=self.wfm_boards.setdefault(tenant, WfmBoard()))
 
     # ------------------------------------------------------------------ views
+    def views_to_write(self, tenant: str, dirty: set[int], alone: bool, marker: bool,
+                       now: float) -> set[int]:
+        """The owned partitions whose changed views this turn writes (``dirty`` added to
+        those not written yet): all of them when due (:func:`views_due`), else none.
+        :meth:`views_written` once they are written."""
+        unwritten = self.unwritten.setdefault(tenant, set())
+        unwritten.update(dirty)
+        written_at = self.views_written_at.get(tenant)
+        if unwritten and views_due(alone, marker,
+                                   None if written_at is None else now - written_at):
+            return unwritten
+        return set()
+
+    def views_written(self, tenant: str, now: float) -> None:
+        self.unwritten[tenant] = set()
+        self.views_written_at[tenant] = now
+
     def _since(self, state: PartitionState, tenant: str) -> int:
         clock = state.effective_clock(tenant) or 0
         today = self.calendar.day_bounds(self.calendar.day_of(clock))[0]
@@ -233,19 +250,15 @@ class RedisPublisher:
         others'."""
         s = self.settings
         foreign = [p for p in range(self.partitions) if p not in mine]
-        unwritten = self.unwritten.setdefault(tenant, set())
-        unwritten.update(dirty)
-        written_at = self.views_written_at.get(tenant)
-        if unwritten and views_due(not foreign, marker,
-                                   None if written_at is None else now - written_at):
+        due = self.views_to_write(tenant, dirty, not foreign, marker, now)
+        if due:
             pipe = self.redis.pipeline(transaction=False)
             with self._computing():
-                for partition in unwritten & mine.keys():
+                for partition in due & mine.keys():
                     pipe.set(s.view_key(tenant, partition),
                              orjson.dumps(mine[partition].to_json()))
             await pipe.execute()
-            unwritten.clear()
-            self.views_written_at[tenant] = now
+            self.views_written(tenant, now)
         views = dict(mine)
         if foreign:
             raw = await self.redis.mget([s.view_key(tenant, p) for p in foreign])

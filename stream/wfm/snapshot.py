@@ -38,6 +38,9 @@ from stream.wfm.schedule import Piece
 
 STATUSES = (IN, GRACE, OUT, UNSCHEDULED)
 NEVER = 2**62  # later than any time
+COUNTS_AT = 8  # a group's sums: four figures, their four rates, then the status counts
+# An agent as its snapshot entry has it: state, reason, queues, team, name.
+AgentInfo = tuple[str, str | None, tuple[str, ...], str | None, str | None]
 
 
 def _seconds(ms: int) -> int:
@@ -79,38 +82,34 @@ class AgentTurn:
     count of the status, as the groups add them."""
 
     entry: object
-    info: tuple[str, str | None, tuple[str, ...], str | None, str | None]
+    info: AgentInfo
     at: int
     until: int
     out: dict[str, object] | None
     sums: list[int]
-    names: list[tuple[str, str]]
     staffed: dict[int, int]
     growing: bool
     work: tuple[tuple[int, int], ...]
-    staffed_now: bool
     seen: int
 
     def __init__(self, entry: object,
-                 info: tuple[str, str | None, tuple[str, ...], str | None, str | None],
+                 info: AgentInfo,
                  at: int, until: int, out: dict[str, object] | None, sums: list[int],
-                 names: list[tuple[str, str]], staffed: dict[int, int], growing: bool,
-                 work: tuple[tuple[int, int], ...], staffed_now: bool, seen: int) -> None:
+                 staffed: dict[int, int], growing: bool, work: tuple[tuple[int, int], ...],
+                 seen: int) -> None:
         self.entry = entry
         self.info = info
         self.at = at
         self.until = until
         self.out = out
         self.sums = sums
-        self.names = names
         self.staffed = staffed
         self.growing = growing
         self.work = work
-        self.staffed_now = staffed_now
         self.seen = seen
 
     def holds(self, entry: object,
-              info: tuple[str, str | None, tuple[str, ...], str | None, str | None],
+              info: AgentInfo,
               now: int) -> bool:
         """Whether it is still the agent's part at ``now``."""
         return (self.at <= now < self.until and self.info == info
@@ -156,7 +155,7 @@ class WfmBoard:
     def begin(self, rules: WfmRules, today: int, day_start: int) -> None:
         """Start a turn; a new day or new rules start from nothing."""
         key = (rules, today, day_start)
-        if self.key is None or self.key[0] is not rules or self.key[1:] != key[1:]:
+        if key != self.key:
             self.clear()
             self.key = key
         self.turn += 1
@@ -183,7 +182,9 @@ class WfmBoard:
 
     def add(self, part: AgentTurn, sign: int) -> None:
         """Add ``part`` to the sums (``sign`` 1) or take it out (-1)."""
-        for queue in part.info[2]:
+        state, _, queues, team, _ = part.info
+        staffed_now = state in STAFFED_STATES
+        for queue in queues:
             self.members[queue] = self.members.get(queue, 0) + sign
             if not self.members[queue]:
                 del self.members[queue]
@@ -195,16 +196,17 @@ class WfmBoard:
                 growth[1] -= sign * part.at
             if part.work:
                 _add_by_slot(self.planned.setdefault(queue, {}), part.work, sign)
-            if part.staffed_now:
+            if staffed_now:
                 self.staffed_now[queue] = self.staffed_now.get(queue, 0) + sign
-        if part.out is not None:
-            for name in part.names:
+        if part.out is not None:  # listed: counted in its queues' and team's adherence
+            names = [("queue", q) for q in queues] + ([("team", str(team))] if team else [])
+            for name in names:
                 sums = self.groups.get(name)
                 if sums is None:
                     sums = self.groups[name] = [0] * len(part.sums)
                 for i, value in enumerate(part.sums):
                     sums[i] += sign * value
-                if not any(sums[8:]):  # no member left
+                if not any(sums[COUNTS_AT:]):  # no member left
                     del self.groups[name]
 
     def staffed_ms(self, queue: str, now: int) -> dict[int, int]:
@@ -223,7 +225,7 @@ class WfmBoard:
         sums = self.groups.get(name)
         if sums is None:
             return None
-        return [sums[i] + sums[4 + i] * now for i in range(4)] + sums[8:]
+        return [sums[i] + sums[4 + i] * now for i in range(4)] + sums[COUNTS_AT:]
 
 
 def _add_by_slot(into: dict[int, int], items: Iterable[tuple[int, int]], sign: int) -> None:
@@ -236,7 +238,7 @@ def _add_by_slot(into: dict[int, int], items: Iterable[tuple[int, int]], sign: i
 
 
 def agent_turn(entry: Mapping[str, Any],
-               info: tuple[str, str | None, tuple[str, ...], str | None, str | None],
+               info: AgentInfo,
                rules: WfmRules, day_start: int, now: int, seen: int) -> AgentTurn:
     """The agent's part at ``now`` (see :class:`AgentTurn`)."""
     state, reason, queues, team, name = info
@@ -270,7 +272,6 @@ def agent_turn(entry: Mapping[str, Any],
     if at_now.status == OUT and at_now.out_since is not None and not severe:
         until = min(until, at_now.out_since + rules.severe_ms)
     out: dict[str, object] | None = None
-    names: list[tuple[str, str]] = []
     if pieces or state != "logged_out":
         out = {
             "name": name,
@@ -299,13 +300,11 @@ def agent_turn(entry: Mapping[str, Any],
                 "worked": worked,
             },
         }
-        names = [("queue", q) for q in queues] + ([("team", str(team))] if team else [])
     figures = (at_now.scheduled_ms, at_now.adherent_ms, at_now.work_scheduled_ms,
                at_now.worked_ms)
     sums = [figures[i] - rates[i] * now for i in range(4)] + list(rates) + [
         int(at_now.status == status) for status in STATUSES]
-    return AgentTurn(entry, info, now, until, out, sums, names, full.staffed, growing, work,
-                     staffed_now, seen)
+    return AgentTurn(entry, info, now, until, out, sums, full.staffed, growing, work, seen)
 
 
 def _next_boundary(pieces: Sequence[Piece], now: int) -> int:
@@ -343,7 +342,7 @@ def wfm_sections(views: Sequence[PartitionView], agents: Mapping[str, Mapping[st
                 mine[int(start)] = (float(volume), float(aht))
         for agent_id, entry in (wfm.get("agents") or {}).items():  # type: ignore[attr-defined]
             found = agents.get(agent_id)
-            info: tuple[str, str | None, tuple[str, ...], str | None, str | None] = (
+            info: AgentInfo = (
                 (str(found["state"]), found.get("reason"), tuple(found.get("queues") or ()),
                  found.get("team"), found.get("name")) if found
                 else ("logged_out", None, (), None, None))
