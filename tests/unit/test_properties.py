@@ -9,14 +9,18 @@ give exactly the same figures. ``status`` depends on partition clocks and is not
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from stream import report
 from stream.events import EVENT_ADAPTER, AgentState, Event
 from stream.metrics.definitions import INTERVAL_MS
+from stream.metrics.definitions import to_ms as live_to_ms
 from stream.metrics.facts import ContactFacts
 from stream.metrics.merge import Merged, closed_until
 from stream.settings import QueueSettings, Settings
@@ -254,3 +258,37 @@ def test_a_contact_event_reports_a_change_exactly_when_the_contacts_facts_change
             before = contact.dump()[1:]
             changed = contact.apply(event, to_ms(event.ts))
             assert changed == (contact.dump()[1:] != before), describe(event)
+
+
+_ZONES = st.one_of(
+    st.timedeltas(min_value=timedelta(hours=-23, minutes=-59),
+                  max_value=timedelta(hours=23, minutes=59)).map(timezone),
+    st.sampled_from([UTC, ZoneInfo("Europe/Paris"), ZoneInfo("America/New_York"),
+                     ZoneInfo("Asia/Kolkata")]),
+)
+
+
+@PROFILE
+@given(st.lists(st.tuples(st.datetimes(min_value=datetime(1960, 1, 1),
+                                       max_value=datetime(2100, 1, 1)), _ZONES),
+                min_size=1, max_size=20))
+def test_an_events_time_in_ms_is_the_reference_whatever_its_zone_and_the_zones_before(
+        times: list[tuple[datetime, tzinfo]]) -> None:
+    # to_ms keeps the last fixed offset met: zones alternate here, fixed (with seconds and
+    # microseconds too) and with daylight saving, so a kept offset used for the wrong zone
+    # or a date shows.
+    for naive, zone in times:
+        ts = naive.replace(tzinfo=zone)
+        assert live_to_ms(ts) == to_ms(ts), ts
+
+
+def test_an_events_time_in_ms_from_decoded_events_is_the_reference() -> None:
+    texts = ["2026-11-23T08:00:00.999999Z", "2026-11-23T08:00:00.001+05:30",
+             "1969-12-31T23:59:59.999500-00:00", "2026-03-29T01:59:59.9995+01:00"]
+    for text in texts:
+        event = EVENT_ADAPTER.validate_python({
+            "event_id": "e", "type": "agent.state", "tenant": "t", "ts": text,
+            "agent_id": "a", "state": "available"})
+        assert live_to_ms(event.ts) == to_ms(event.ts), text
+    with pytest.raises(TypeError):
+        live_to_ms(datetime(2026, 1, 1))  # naive: refused, as the subtraction refuses it
