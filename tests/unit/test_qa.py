@@ -9,13 +9,25 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from stream.alerts.backtest import backtest
 from stream.alerts.rules import RuleFileError, default_config, parse_config
 from stream.events import EVENT_ADAPTER, Event
 from stream.qa.customers import CustomerContacts
+from stream.qa.flags import (
+    BOOLEAN_SIGNALS,
+    LANGUAGE_SIGNALS,
+    Condition,
+    FlagRule,
+    evaluate,
+)
 from stream.qa.queue import fold
+from stream.qa.signals import Repeat, contact_signals
 from stream.report import new_partition_state
+from stream.sentiment.conversation import ConversationSentiment
 from stream.settings import Settings
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -370,3 +382,33 @@ def test_the_customer_table_forgets_customers_no_coming_contact_can_find() -> No
     stale = stale_customers(table.items(), now - 24 * hour - 2 * hour)
     assert stale == [b"t|bob"]  # ann's latest (30 h) may still be someone's previous
     assert stale_customers(table.items(), 31 * hour) == [b"t|ann", b"t|bob"]
+
+
+@hyp_settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@given(signal=st.sampled_from(sorted(LANGUAGE_SIGNALS)),
+       op=st.sampled_from(["<", "<=", ">", ">="]),
+       threshold=st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+       min_messages=st.integers(min_value=1, max_value=5),
+       repeat=st.none() | st.builds(Repeat, st.just("c0"), st.integers(0, 10**6),
+                                     st.integers(10**6, 10**7)))
+def test_no_condition_on_the_customers_words_holds_for_a_contact_without_their_messages(
+        signal: str, op: str, threshold: float, min_messages: int,
+        repeat: Repeat | None) -> None:
+    # What lets the worker skip the rules on the customer's words for a contact without
+    # customer messages (ContactQaStore.telephony_flags).
+    sentiment = Settings().sentiment.model_copy(update={"min_messages": min_messages})
+    condition = (Condition(signal) if signal in BOOLEAN_SIGNALS
+                 else Condition(signal, op, threshold))  # type: ignore[arg-type]
+    signals = contact_signals(None, ConversationSentiment(sentiment), repeat)
+    assert signals.messages == 0
+    assert evaluate(FlagRule(id="r", when=(condition,), message="m"), signals,
+                    sentiment) is None
+    assert FlagRule(id="r", when=(condition,), message="m").language
+
+
+def test_only_the_rules_on_telephony_are_read_for_a_contact_without_customer_messages(
+) -> None:
+    state = new_partition_state(Settings(), flags=FLAGS)
+    assert state.qa is not None
+    assert [r.id for r in state.qa.telephony_flags] == [
+        "long-hold", "many-transfers", "abandoned-after-long-wait"]
