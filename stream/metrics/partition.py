@@ -94,11 +94,15 @@ EMPTY = Contribution((), (), (), ())
 def archive_record(contribution: Contribution, last_ts: int) -> list[object]:
     """What stays of an archived contact: its contribution (JSON-ready, tagged). A leg
     still in progress when it is archived no longer holds its interval open."""
-    legs = [[queue, queued, [0 if i == IN_PROGRESS else x for i, x in enumerate(vector)]]
-            for queue, queued, vector in contribution.legs]
-    return ["archived", last_ts, legs,
-            [list(span) for span in (*contribution.spans, *lost_spans(contribution))],
-            [list(wrap) for wrap in contribution.wraps]]
+    legs: list[object] = []
+    for queue, queued, vector in contribution.legs:
+        counts = list(vector)
+        counts[IN_PROGRESS] = 0
+        legs.append([queue, queued, counts])
+    spans: list[object] = [list(span) for span in contribution.spans]
+    if contribution.waiting:
+        spans.extend(list(span) for span in lost_spans(contribution))
+    return ["archived", last_ts, legs, spans, [list(wrap) for wrap in contribution.wraps]]
 
 
 def lost_spans(contribution: Contribution) -> list[tuple[str, int, int]]:
@@ -516,8 +520,9 @@ class PartitionState:
             tenant = key[0]
             facts = self.contacts.pop(key)
             contribution = self.contributions.pop(key, EMPTY)
+            lost = lost_spans(contribution)
             self._set_waiting(tenant, key[1], contribution.waiting, [])
-            self._add_spans(tenant, lost_spans(contribution), 1)
+            self._add_spans(tenant, lost, 1)
             # A contact archived while still in progress no longer holds its interval open.
             for queue, queued, vector in contribution.legs:
                 if vector[IN_PROGRESS]:
@@ -526,8 +531,7 @@ class PartitionState:
                     if counters is not None:
                         counters[IN_PROGRESS] -= 1
             archived.append((key, archive_record(contribution, facts.last_ts)))
-            self.archived[key] = last_effect((*contribution.spans, *lost_spans(contribution)),
-                                             facts.last_ts)
+            self.archived[key] = last_effect((*contribution.spans, *lost), facts.last_ts)
         keep_from = {tenant: self.keep_from(tenant) for tenant in self.clock}
         forgotten = [key for key, until in self.archived.items()
                      if until < keep_from.get(key[0], 0)]
