@@ -161,10 +161,12 @@ class ContactFacts:
 
     def apply(self, event: Event, ts: int) -> bool:
         """Record what ``event`` says. Idempotent; order-independent. Returns whether any
-        leg or segment changed (``last_ts`` aside): if not, neither did the contribution."""
+        leg or segment changed (``last_ts`` aside): if not, neither did the contribution.
+        The event's class is compared, not ``isinstance``: the event classes have none
+        below them, and a pydantic model's metaclass makes each ``isinstance`` a call."""
         if ts > self.last_ts:
             self.last_ts = ts
-        if isinstance(event, ContactQueued):
+        if type(event) is ContactQueued:
             leg = self.legs.get(event.queue)
             if leg is None:
                 self.legs[event.queue] = Leg(queued=ts)
@@ -173,7 +175,7 @@ class ContactFacts:
                 leg.queued = ts
                 return True
             return False
-        if isinstance(event, ContactAnswered):
+        if type(event) is ContactAnswered:
             changed = False
             leg = self.legs.get(event.queue)
             if leg is None:
@@ -192,7 +194,7 @@ class ContactFacts:
                 seg.start = ts
                 return True
             return changed
-        if isinstance(event, ContactAbandoned):
+        if type(event) is ContactAbandoned:
             leg = self.legs.get(event.queue)
             if leg is None:
                 self.legs[event.queue] = Leg(abandoned=ts)
@@ -201,7 +203,7 @@ class ContactFacts:
                 leg.abandoned = ts
                 return True
             return False
-        if isinstance(event, ContactEnded):
+        if type(event) is ContactEnded:
             seg = self.segments.get(event.agent_id)
             if seg is None:
                 self.segments[event.agent_id] = Segment(ended=ts)
@@ -210,7 +212,7 @@ class ContactFacts:
                 seg.ended = ts
                 return True
             return False
-        if isinstance(event, ContactWrapped):
+        if type(event) is ContactWrapped:
             seg = self.segments.get(event.agent_id)
             if seg is None:
                 self.segments[event.agent_id] = Segment(wrapped=ts)
@@ -219,14 +221,14 @@ class ContactFacts:
                 seg.wrapped = ts
                 return True
             return False
-        if isinstance(event, ContactHeld | ContactResumed):
+        if type(event) is ContactHeld or type(event) is ContactResumed:
             seg = self.segment(event.agent_id)
-            marks = seg.held if isinstance(event, ContactHeld) else seg.resumed
+            marks = seg.held if type(event) is ContactHeld else seg.resumed
             if ts in marks:
                 return False
             marks.add(ts)
             return True
-        if isinstance(event, ContactTransferred):
+        if type(event) is ContactTransferred:
             seg = self.segment(event.agent_id)
             before = (seg.transferred, len(self.legs), len(self.segments))
             seg.transferred = _min(seg.transferred, ts)

@@ -270,17 +270,18 @@ class PartitionState:
         now = self.clock.get(tenant, self.any_clock)  # effective_clock, inlined: hot path
         if now is not None and ts < now - self.lateness_ms:
             return LATE
-        if isinstance(event, AgentState):
+        if type(event) is AgentState:  # the class, not isinstance (ContactFacts.apply)
             self._tick(tenant, ts)
             self.dirty_tenants.add(tenant)
             self._apply_agent(tenant, event, ts)
             return None
-        if isinstance(event, SchedulePublished | ForecastPublished):
+        if type(event) is SchedulePublished or type(event) is ForecastPublished:
             self._tick(tenant, ts)
             self.dirty_tenants.add(tenant)
             self.wfm.apply(event, ts)
             return None
-        ckey = (tenant, event.contact_id)
+        # A contact event (the class tests above do not narrow the union for mypy).
+        ckey = (tenant, event.contact_id)  # type: ignore[union-attr]
         facts = self.contacts.get(ckey)
         if facts is None:
             facts = self.contacts[ckey] = ContactFacts()
@@ -299,7 +300,7 @@ class PartitionState:
             if after != before:
                 self._change(tenant, before, after)
             if after.waiting != before.waiting:
-                self._set_waiting(tenant, event.contact_id, before.waiting, after.waiting)
+                self._set_waiting(tenant, ckey[1], before.waiting, after.waiting)
         else:
             after = before  # the same facts (a duplicate, a chat line): the same sums
         self._tick(tenant, ts)  # always: a restore's stream time catches up with its facts

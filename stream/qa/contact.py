@@ -118,17 +118,24 @@ class ContactQaStore:
     def observe(self, tenant: str, event: Event, ts: int) -> None:
         """An event the partition applied (any contact event; agent events are not given)."""
         key = (tenant, event.contact_id)  # type: ignore[union-attr]
-        if isinstance(event, ChatMessage | TranscriptSegment):
-            sender = event.sender if isinstance(event, ChatMessage) else event.speaker
-            if sender != "customer":
-                return
-            if self._entry(key).conversation.add(event.event_id, ts, sender, event.text):
-                self.dirty.add(key)
-                self.pending.add(key)
+        # The event's class, not isinstance (ContactFacts.apply says why).
+        if type(event) is ChatMessage:
+            self._heard(key, event.event_id, ts, event.sender, event.text)
             return
-        if isinstance(event, ContactQueued) and event.customer_id is not None:
+        if type(event) is TranscriptSegment:
+            self._heard(key, event.event_id, ts, event.speaker, event.text)
+            return
+        if type(event) is ContactQueued and event.customer_id is not None:
             self.customers.append((tenant, event.customer_id, event.contact_id, ts))
         if self.flags:
+            self.pending.add(key)
+
+    def _heard(self, key: ContactKey, event_id: str, ts: int, sender: str, text: str) -> None:
+        """A line of a conversation: the customer's are scored."""
+        if sender != "customer":
+            return
+        if self._entry(key).conversation.add(event_id, ts, sender, text):
+            self.dirty.add(key)
             self.pending.add(key)
 
     def take_customers(self) -> list[tuple[str, str, str, int]]:

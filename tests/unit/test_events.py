@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import typing
+
 import orjson
 import pytest
 
 from stream.events import (
+    EVENT_TYPES,
     ContactQueued,
+    Event,
     decode_message,
     encode_events,
     event_key,
@@ -89,3 +93,12 @@ def test_the_json_schema_names_every_event_type() -> None:
     for kind in ("contact.queued", "contact.wrapped", "agent.state", "chat.message",
                  "transcript.segment"):
         assert kind in text
+
+
+def test_no_event_class_has_a_subclass_so_the_class_of_an_event_tells_its_type() -> None:
+    # The hot path compares an event's class (``type(event) is ContactQueued``) instead of
+    # isinstance, which a pydantic model's metaclass turns into a call.
+    classes = typing.get_args(typing.get_args(Event)[0])
+    assert len(classes) == len(EVENT_TYPES)
+    for cls in classes:
+        assert cls.__subclasses__() == [], cls
