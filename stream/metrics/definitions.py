@@ -58,7 +58,7 @@ def to_ms(ts: datetime) -> int:
     last = _ZONE.last
     if zone is not last[0] or zone is None:
         fixed = zone.utcoffset(None) if zone is not None else None
-        if fixed is None:  # naive (refused below), or an offset that depends on the date
+        if fixed is None:  # naive (the subtraction refuses it), or a date-dependent offset
             return (ts - EPOCH) // _ONE_MS
         last = _ZONE.last = (zone, fixed // _ONE_US)
     local_us = (((ts.toordinal() - _EPOCH_DAY) * 86_400 + ts.hour * 3_600 + ts.minute * 60
