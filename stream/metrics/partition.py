@@ -13,7 +13,7 @@ figures of docs/metrics.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -91,17 +91,17 @@ class Contribution:
 EMPTY = Contribution((), (), (), ())
 
 
-def archive_record(contribution: Contribution, last_ts: int) -> list[object]:
-    """What stays of an archived contact: its contribution (JSON-ready, tagged). A leg
-    still in progress when it is archived no longer holds its interval open."""
+def archive_record(contribution: Contribution, lost: Sequence[tuple[str, int, int]],
+                   last_ts: int) -> list[object]:
+    """What stays of an archived contact: its contribution (JSON-ready, tagged), its
+    waiting spans with the ``lost`` ones (:func:`lost_spans`). A leg still in progress when
+    it is archived no longer holds its interval open."""
     legs: list[object] = []
     for queue, queued, vector in contribution.legs:
         counts = list(vector)
         counts[IN_PROGRESS] = 0
         legs.append([queue, queued, counts])
-    spans: list[object] = [list(span) for span in contribution.spans]
-    if contribution.waiting:
-        spans.extend(list(span) for span in lost_spans(contribution))
+    spans: list[object] = [list(span) for span in (*contribution.spans, *lost)]
     return ["archived", last_ts, legs, spans, [list(wrap) for wrap in contribution.wraps]]
 
 
@@ -531,7 +531,7 @@ class PartitionState:
                     counters = self.intervals.get((tenant, queue), {}).get(start)
                     if counters is not None:
                         counters[IN_PROGRESS] -= 1
-            archived.append((key, archive_record(contribution, facts.last_ts)))
+            archived.append((key, archive_record(contribution, lost, facts.last_ts)))
             self.archived[key] = last_effect((*contribution.spans, *lost), facts.last_ts)
         keep_from = {tenant: self.keep_from(tenant) for tenant in self.clock}
         forgotten = [key for key, until in self.archived.items()

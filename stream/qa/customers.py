@@ -66,6 +66,12 @@ class CustomerContacts:
     def load(cls, data: Mapping[str, Any] | None) -> CustomerContacts:
         return cls({str(k): int(v) for k, v in (data or {}).items()})
 
+    @staticmethod
+    def latest(data: Mapping[str, Any]) -> int:
+        """The latest queued time of a stored value (as :meth:`dump` writes it), without
+        building the contacts: a sweep reads every customer of a partition."""
+        return max(data.values(), default=0)
+
 
 def repeat_message(tenant: str, contact: str, repeat: Repeat) -> dict[str, object]:
     """The signal's value (JSON), sent to the contact's partition of the events topic."""

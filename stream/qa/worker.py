@@ -160,10 +160,9 @@ def stale_customers(items: Iterable[tuple[bytes, bytes]], before_ms: int) -> lis
     """Keys of the customers whose latest contact was queued before ``before_ms``: once that
     is the stream time less the repeat window and the lateness, no contact still to come can
     have one of theirs as its previous contact, and the table forgets them (else it keeps
-    a key for every customer ever seen). A value is read as stored, ``{contact: queued ms}``
-    (:meth:`CustomerContacts.dump`): a sweep reads every customer of the partition."""
+    a key for every customer ever seen)."""
     return [key for key, value in items
-            if max(orjson.loads(value).values(), default=0) < before_ms]
+            if CustomerContacts.latest(orjson.loads(value)) < before_ms]
 
 
 def index_customer(stored: bytes | None, tenant: str, contact: str, queued_ms: int,
