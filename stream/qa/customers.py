@@ -43,6 +43,15 @@ class CustomerContacts:
         old = self.contacts.get(contact)
         if old is not None and old <= queued_ms:
             return []
+        if old is None:
+            # The usual case, a contact later than all the customer's others: it changes
+            # no other contact's previous one, and its own is the latest of the others.
+            latest = max(((ts, cid) for cid, ts in self.contacts.items()), default=None)
+            if latest is None or latest < (queued_ms, contact):
+                self.contacts[contact] = queued_ms
+                if latest is None or queued_ms - latest[0] > window_ms:
+                    return []
+                return [(contact, Repeat(latest[1], latest[0], queued_ms))]
         before = {cid: self._previous(cid, window_ms) for cid in self.contacts}
         self.contacts[contact] = queued_ms
         out = []

@@ -270,6 +270,38 @@ def test_the_repeat_index_finds_the_previous_contact_in_any_order() -> None:
         assert told == want
 
 
+def previous_contacts(contacts: dict[str, int], window_ms: int) -> dict[str, Repeat]:
+    """Each contact's previous contact, from scratch: the latest of the customer's other
+    contacts queued before it (ties by contact id), within the window."""
+    out = {}
+    for cid, queued in contacts.items():
+        before = [(ts, other) for other, ts in contacts.items()
+                  if (ts, other) < (queued, cid) and queued - ts <= window_ms]
+        if before:
+            ts, other = max(before)
+            out[cid] = Repeat(other, ts, queued)
+    return out
+
+
+@given(st.lists(st.tuples(st.sampled_from("abcdefg"), st.integers(0, 12)), max_size=25),
+       st.integers(0, 6))
+@hyp_settings(max_examples=400, deadline=None)
+def test_each_added_contact_signals_exactly_the_previous_contacts_it_changes(
+        adds: list[tuple[str, int]], window: int) -> None:
+    """In order, out of order, again, or at the same time as another: the contacts kept are
+    each one's first queued time, and the signals are the contacts whose previous contact
+    is new or different, in contact order."""
+    index = CustomerContacts()
+    kept: dict[str, int] = {}
+    for contact, ts in adds:
+        was = previous_contacts(kept, window)
+        kept[contact] = min(ts, kept.get(contact, ts))
+        now = previous_contacts(kept, window)
+        want = [(cid, now[cid]) for cid in sorted(now) if now[cid] != was.get(cid)]
+        assert index.add(contact, ts, window) == want
+        assert index.contacts == kept
+
+
 # ----------------------------------------------------------------------- QA queue
 def flag_event(at_ms: int, **content: Any) -> dict[str, Any]:
     return {"kind": "flag", "tenant": "default", "contact_id": "c1", "at_ms": at_ms,
