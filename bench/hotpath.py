@@ -53,9 +53,9 @@ from stream.agents.process_events import EventProcessor
 from stream.alerts.rules import settings_config
 from stream.app import tune_gc
 from stream.events import raw_key
-from stream.kafka import partition_for
 from stream.metrics.merge import diff_snapshots
 from stream.metrics.partition import PartitionView
+from stream.partitioner import partition_for
 from stream.publisher import RedisPublisher
 from stream.qa.worker import QaFlags
 from stream.report import calendar, new_partition_state

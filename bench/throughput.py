@@ -36,7 +36,8 @@ from bench.naive_app import COUNT_KEY_SUFFIX
 from stream.embedded import EmbeddedServer, start_kafka, start_redis
 from stream.events import EVENT_ADAPTER, raw_key
 from stream.intervals import read_intervals
-from stream.kafka import ensure_topics, partition_for
+from stream.kafka import ensure_topics
+from stream.partitioner import partition_for
 from stream.progress import progress_totals
 from stream.report import report_rows
 from stream.settings import Settings

@@ -26,6 +26,7 @@ MODULES = (
     "stream/wfm/adherence.py",
     "stream/wfm/state.py",
     "stream/wfm/snapshot.py",
+    "stream/partitioner.py",
 )
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,6 @@ a contact (or an agent) lands on the same partition however it is sent.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import time
 import uuid
@@ -20,9 +19,9 @@ import orjson
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
-from kafka.partitioner.default import murmur2
 
 from stream.events import raw_key
+from stream.partitioner import partition_for
 from stream.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -53,14 +52,6 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> None:
                 admin.create_topics(missing)
     finally:
         admin.close()
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def partition_for(key: bytes, partitions: int) -> int:
-    """Kafka's default partitioner (murmur2 of the key). Cached: kafka-python's murmur2 is
-    pure Python (~6 us a key), and a contact's or an agent's events come close together."""
-    hashed: int = murmur2(key)
-    return (hashed & 0x7FFFFFFF) % partitions
 
 
 class EventSender:

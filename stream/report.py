@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from stream.events import Event, decode_message, event_key
-from stream.kafka import partition_for
 from stream.metrics.definitions import SL_VARIANTS, Calendar, QueueRule
 from stream.metrics.merge import interval_rows, snapshot
 from stream.metrics.partition import PartitionState, PartitionView
+from stream.partitioner import partition_for
 from stream.qa.flags import FlagRule
 from stream.settings import Settings
 from stream.wfm.config import WfmRules

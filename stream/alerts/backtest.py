@@ -31,9 +31,9 @@ from stream.alerts.engine import AlertTransition, iso
 from stream.alerts.live import LiveAlerts
 from stream.alerts.rules import Rule
 from stream.events import Event, event_key
-from stream.kafka import partition_for
 from stream.metrics.definitions import to_ms
 from stream.metrics.merge import snapshot
+from stream.partitioner import partition_for
 from stream.qa.flags import FlagRule
 from stream.report import calendar, new_partition_state, queue_rules, wfm_rules
 from stream.settings import Settings

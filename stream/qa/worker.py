@@ -25,8 +25,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
 from stream.events import contact_key
-from stream.kafka import partition_for
 from stream.metrics.partition import PartitionState
+from stream.partitioner import partition_for
 from stream.qa.contact import ContactQaStore, repeat_signal
 from stream.qa.customers import CustomerContacts, repeat_message
 from stream.qa.queue import fold
