@@ -35,6 +35,7 @@ from stream.qa.worker import (
     Record,
     SendRecords,
     index_customers,
+    signal_messages,
     stale_customers,
 )
 from stream.report import calendar, new_partition_state
@@ -313,7 +314,7 @@ def create_app(settings: Settings) -> tuple[faust.App, EventProcessor]:
             if clocks and max(clocks.values()) - swept_at >= CUSTOMER_SWEEP_MS:
                 swept_at = max(clocks.values())
                 sweep()
-            sent = await send_signals(signals) if signals else []
+            sent = await send_signals(signal_messages(signals)) if signals else []
             await write_durably(customer_index, also=sent)
 
     qa_queue = QaQueueStore(settings, aioredis.from_url(redis_url))

@@ -234,14 +234,13 @@ class EventProcessor:
             signal = None if marker is not None else _header(msg.headers, SIGNAL_HEADER)
             if marker is not None:
                 self.markers.setdefault(marker, set()).add(partition)
-            elif signal is not None:  # a repeat-customer signal (stream/qa/customers.py)
-                refused = (self.qa.apply_signal(self.state(partition), msg.value)
-                           if self.qa is not None and offset > prog.offset else None)
-                if refused is not None:
+            elif signal is not None:  # repeat-customer signals (stream/qa/customers.py)
+                bad = (self.qa.apply_signals(self.state(partition), msg.value or b"")
+                       if self.qa is not None and offset > prog.offset else [])
+                for reject in bad:
                     prog.dead_letters += 1
                     sent.append(await self.send_dead_letter(dead_letter_value(
-                        Rejected(reason=refused, raw=msg.value or b""), msg.topic,
-                        partition, offset)))
+                        reject, msg.topic, partition, offset)))
             elif offset > prog.offset:  # else: applied and stored before a crash
                 live = self.state(partition)
                 events, rejects = decode_message(msg.value)

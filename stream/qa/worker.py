@@ -24,7 +24,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
-from stream.events import contact_key
+from stream.events import Rejected, contact_key
 from stream.metrics.partition import PartitionState
 from stream.partitioner import partition_for
 from stream.qa.contact import ContactQaStore, repeat_signal
@@ -61,24 +61,34 @@ class QaFlags:
         self.send_qa = send_qa
         self.send_customers = send_customers
         self.partitions = partitions
-        self.signals_refused = 0
 
     @staticmethod
     def store(state: PartitionState) -> ContactQaStore | None:
         return state.qa
 
-    def apply_signal(self, state: PartitionState, value: bytes) -> str | None:
-        """A repeat signal from the events topic; why it was refused, or None."""
+    @staticmethod
+    def apply_signals(state: PartitionState, value: bytes) -> list[Rejected]:
+        """A message of repeat signals from the events topic (a JSON array of them, as
+        :func:`signal_messages` sends, or one); the ones refused, with why."""
         store = state.qa
         if store is None:
-            return None
+            return []
         try:
-            key, repeat = repeat_signal(orjson.loads(value))
-        except (ValueError, orjson.JSONDecodeError) as exc:
-            self.signals_refused += 1
-            return f"bad repeat signal: {exc}"
-        store.apply_repeat(key, repeat)
-        return None
+            data = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            return [Rejected(reason=f"bad repeat signal: {exc}", raw=value)]
+        many = isinstance(data, list)
+        refused: list[Rejected] = []
+        for i, item in enumerate(data if many else [data]):
+            try:
+                key, repeat = repeat_signal(item)
+            except ValueError as exc:
+                refused.append(Rejected(reason=f"bad repeat signal: {exc}",
+                                        raw=orjson.dumps(item) if many else value,
+                                        index=i if many else None))
+                continue
+            store.apply_repeat(key, repeat)
+        return refused
 
     async def after_batch(self, states: Mapping[int, PartitionState]) -> list[Awaitable[Any]]:
         """Evaluate the flags of the contacts the batch touched; send QA events and queued
@@ -154,6 +164,16 @@ def index_customers(value: bytes, get: Callable[[bytes], bytes | None],
         signals.extend(found)
         latest = max(latest, int(queued_ms))
     return signals, latest
+
+
+def signal_messages(signals: Iterable[Record]) -> list[Record]:
+    """Repeat signals as one message per partition of the events topic: a JSON array of
+    them, in the order given (a message costs the worker more than a signal)."""
+    by_partition: dict[int, list[bytes]] = {}
+    for partition, _, value in signals:
+        by_partition.setdefault(partition, []).append(value)
+    return [(partition, None, b"[" + b",".join(values) + b"]")
+            for partition, values in by_partition.items()]
 
 
 def stale_customers(items: Iterable[tuple[bytes, bytes]], before_ms: int) -> list[bytes]:

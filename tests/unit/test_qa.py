@@ -302,6 +302,46 @@ def test_each_added_contact_signals_exactly_the_previous_contacts_it_changes(
         assert index.contacts == kept
 
 
+def test_a_batchs_repeat_signals_go_as_one_message_per_partition_and_apply_as_sent_alone(
+) -> None:
+    from stream.qa.worker import QaFlags, index_customers, signal_messages
+    day = 86_400_000
+    table: dict[bytes, bytes] = {}
+    message = orjson.dumps([["default", f"cust-{i % 3}", f"c{i}", i * 60_000]
+                            for i in range(12)])
+    signals, _ = index_customers(message, table.get, table.__setitem__, day, 60_000, 4)
+    assert len(signals) == 9  # every contact but each customer's first
+    messages = signal_messages(signals)
+    assert sorted(p for p, _, _ in messages) == sorted({p for p, _, _ in signals})
+    assert all(key is None for _, key, _ in messages)
+    batched = new_partition_state(Settings(), flags=FLAGS)
+    alone = new_partition_state(Settings(), flags=FLAGS)
+    for _, _, value in messages:
+        assert QaFlags.apply_signals(batched, value) == []
+    for _, _, value in signals:  # one signal a message, as written before
+        assert QaFlags.apply_signals(alone, value) == []
+    assert batched.qa is not None and alone.qa is not None
+    repeats = {key: qa.repeat for key, qa in batched.qa.contacts.items()}
+    assert repeats == {key: qa.repeat for key, qa in alone.qa.contacts.items()}
+    assert repeats[("default", "c7")] == Repeat("c4", 4 * 60_000, 7 * 60_000)
+
+
+def test_a_bad_repeat_signal_is_refused_with_its_reason_and_the_others_still_apply() -> None:
+    from stream.qa.worker import QaFlags
+    state = new_partition_state(Settings(), flags=FLAGS)
+    good = {"tenant": "default", "contact_id": "c2", "previous_contact": "c1",
+            "previous_queued_ms": 1, "queued_ms": 5}
+    refused = QaFlags.apply_signals(state, orjson.dumps([{"tenant": "default"}, good, 7]))
+    assert [(r.index, r.raw) for r in refused] == [(0, b'{"tenant":"default"}'), (2, b"7")]
+    assert all(r.reason.startswith("bad repeat signal: ") for r in refused)
+    assert "contact_id" in refused[0].reason
+    assert state.qa is not None
+    assert state.qa.contacts[("default", "c2")].repeat == Repeat("c1", 1, 5)
+    [whole] = QaFlags.apply_signals(state, b"{not json")
+    assert whole.index is None and whole.raw == b"{not json"
+    assert whole.reason.startswith("bad repeat signal: ")
+
+
 # ----------------------------------------------------------------------- QA queue
 def flag_event(at_ms: int, **content: Any) -> dict[str, Any]:
     return {"kind": "flag", "tenant": "default", "contact_id": "c1", "at_ms": at_ms,
