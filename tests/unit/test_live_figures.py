@@ -315,6 +315,24 @@ def test_expiry_archives_finished_contacts_but_keeps_figures() -> None:
         k: before[k] for k in ("offered", "answered", "handled")}
 
 
+def test_a_contact_is_archived_once_beyond_the_lateness_and_an_unfinished_one_a_day_later(
+) -> None:
+    """"Before the horizon" is strict: a contact whose last event is exactly the lateness
+    behind stream time can still be changed by an event on time, and stays."""
+    live = state(lateness=600)
+    live.apply_all(answered_call("done", "billing", "a1", 0, 10, 90, 30))  # last at 130 s
+    live.apply_all(answered_call("open", "billing", "a2", 0, 10, 90, 30)[:2])  # at 10 s
+
+    def archived_at(now_s: float) -> set[str]:
+        live.apply(ev("agent.state", now_s, agent_id="a9", state="available"))
+        return {contact for (_, contact), _ in live.expire()[0]}
+
+    assert archived_at(130 + 600) == set()
+    assert archived_at(130 + 600.001) == {"done"}
+    assert archived_at(10 + 600 + 86_400) == set()
+    assert archived_at(10 + 600 + 86_400.001) == {"open"}
+
+
 def test_expiry_keeps_intervals_until_they_are_written_out_as_closed() -> None:
     """A partition days ahead of the slowest one (a fast replay) must not prune intervals
     that the publisher has not closed yet: their rows would never be written."""
