@@ -24,10 +24,13 @@ def read_intervals(settings: Settings, tenant: str = "default", queue: str | Non
     _, redis_url = settings.require_servers()
     client = redis.Redis.from_url(redis_url)
     try:
-        closed_raw = client.hgetall(settings.intervals_key(tenant))
-        until_raw = client.get(settings.closed_key(tenant))
-        views_raw = client.mget([settings.view_key(tenant, p)
-                                 for p in range(settings.topic_partitions)])
+        # At one instant: the closed rows with the marker a closing moves with them
+        # (stream/publisher.py), and the views the open rows come from.
+        pipe = client.pipeline(transaction=True)
+        pipe.hgetall(settings.intervals_key(tenant))
+        pipe.get(settings.closed_key(tenant))
+        pipe.mget([settings.view_key(tenant, p) for p in range(settings.topic_partitions)])
+        closed_raw, until_raw, views_raw = pipe.execute()
     finally:
         client.close()
     closed_until = int(until_raw) if until_raw else 0

@@ -10,6 +10,14 @@ stored just before it.
 
 Intervals that no event can change any more (docs/metrics.md, "Closing") are written once
 to ``{prefix}:{tenant}:intervals`` (kept for the retention), and sent to the intervals topic.
+Every worker may close them. How far they are closed (``{prefix}:{tenant}:closed``) only
+moves on, and a closing writes only rows at or past it, in one script
+(:data:`CLOSE_SCRIPT`): a worker that learns late that another closed an interval can
+never write that interval's row again from views that no longer carry it (a worker whose
+partitions are a day ahead prunes the intervals closed before its day).
+
+A turn writes the partitions' progress (``processed``, ``dead_letters``) last, after the
+views and the snapshot: a reader that sees a count sees the figures that include it.
 """
 
 from __future__ import annotations
@@ -52,6 +60,25 @@ BEHIND_BACKLOG_S = 1.0
 # every replay marker): only `floorpulse intervals` and a worker that joins read them then.
 # With other workers, every turn (their snapshots merge these views).
 VIEWS_ALONE_EVERY_S = 1.0
+
+# Close intervals atomically: KEYS = the closed marker, the rows (hash), their index (sorted
+# set); ARGV = the new marker, then (field, start ms, row) for each row. Rows starting before
+# the stored marker are not written (another worker closed them, from views that carried
+# them); the marker never moves back. Returns the stored marker before the call.
+CLOSE_SCRIPT = """
+local closed = tonumber(redis.call('GET', KEYS[1]) or '0')
+for i = 2, #ARGV, 3 do
+  local start = tonumber(ARGV[i + 1])
+  if start >= closed then
+    redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2])
+    redis.call('ZADD', KEYS[3], start, ARGV[i])
+  end
+end
+if tonumber(ARGV[1]) > closed then
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+return closed
+"""
 
 
 def is_behind(backlog: int, taken: int, period_s: float) -> bool:
@@ -138,10 +165,14 @@ class RedisPublisher:
 
     # ------------------------------------------------------------------ phases
     async def load_closed(self, tenants: set[str]) -> None:
-        """Read how far the tenants' intervals are closed, for tenants not met before."""
-        for tenant in tenants - self.closed.keys():
-            raw_closed = await self.redis.get(self.settings.closed_key(tenant))
-            self.closed[tenant] = int(raw_closed) if raw_closed else 0
+        """Read how far the tenants' intervals are closed: any worker may have closed more
+        since the last turn (a publisher never goes back on what it closed itself)."""
+        if not tenants:
+            return
+        ordered = sorted(tenants)
+        stored = await self.redis.mget([self.settings.closed_key(t) for t in ordered])
+        for tenant, raw in zip(ordered, stored, strict=True):
+            self.closed[tenant] = max(self.closed.get(tenant, 0), int(raw) if raw else 0)
 
     def prepare(self, own: Mapping[int, PartitionState], tenants: set[str],
                 progress: Mapping[int, tuple[int, int]],
@@ -180,10 +211,10 @@ class RedisPublisher:
         Returns how many tenants' snapshots were written."""
         s = self.settings
         now = time.time()
-        if publication.progress:
-            progress = encode_progress(publication.progress)
-            await self.redis.hset(s.progress_key, mapping=progress)  # type: ignore[arg-type]
-        totals = progress_totals((await self.redis.hgetall(s.progress_key)).values())
+        progress = encode_progress(publication.progress)
+        stored = {(k.decode() if isinstance(k, bytes) else k): v
+                  for k, v in (await self.redis.hgetall(s.progress_key)).items()}
+        totals = progress_totals({**stored, **progress}.values())
         written = 0
         for tenant, mine in publication.views.items():
             views = await self._views(tenant, mine, publication.dirty[tenant],
@@ -204,6 +235,8 @@ class RedisPublisher:
                 pipe.hset(s.marker_key(marker), mapping=acks)  # type: ignore[arg-type]
                 pipe.expire(s.marker_key(marker), 3600)
             await pipe.execute()
+        if progress:  # last: what it counts is in the views and the snapshot written above
+            await self.redis.hset(s.progress_key, mapping=progress)  # type: ignore[arg-type]
         return written
 
     async def publish(self, own: Mapping[int, PartitionState], tenants: set[str],
@@ -314,19 +347,25 @@ class RedisPublisher:
 
     async def _write_closed(self, tenant: str, until: int,
                             rows: list[dict[str, object]]) -> None:
+        """Store the rows of the intervals closing now and move the marker to ``until``
+        (:data:`CLOSE_SCRIPT`: not the rows another worker closed meanwhile); send the rows
+        stored to the intervals topic."""
         s = self.settings
-        pipe = self.redis.pipeline(transaction=False)
+        args: list[str | int | bytes] = [until]
+        closing: list[tuple[str, int, bytes]] = []
         for row in rows:
             field = f"{row['queue']}|{row['interval_start']}"
             start_ms = to_ms(datetime.fromisoformat(str(row["interval_start"])))
             value = orjson.dumps(row)
-            pipe.hset(s.intervals_key(tenant), field, value)
-            pipe.zadd(s.intervals_index_key(tenant), {field: start_ms})
-            if self.send_interval is not None:
-                await self.send_interval(f"{tenant}|{field}".encode(), value)
-        pipe.set(s.closed_key(tenant), until)
-        await pipe.execute()
-        self.closed[tenant] = max(until, self.closed.get(tenant, 0))
+            args += [field, start_ms, value]
+            closing.append((field, start_ms, value))
+        keys = [s.closed_key(tenant), s.intervals_key(tenant), s.intervals_index_key(tenant)]
+        before = int(await self.redis.eval(CLOSE_SCRIPT, len(keys), *keys, *args))
+        if self.send_interval is not None:
+            for field, start_ms, value in closing:
+                if start_ms >= before:
+                    await self.send_interval(f"{tenant}|{field}".encode(), value)
+        self.closed[tenant] = max(until, before, self.closed.get(tenant, 0))
 
     async def drop_old_intervals(self, tenants: set[str]) -> None:
         """Keep closed intervals for the retention only."""
