@@ -169,8 +169,8 @@ def main() -> None:
         rows += [
             ("one worker, batched, events/s", f"{w['one_events_per_s']:,.0f}"),
             ("two workers, one topic, events/s", f"{w['two_events_per_s']:,.0f}"),
-            ("  intervals differing from the batch report",
-             f"{w['two_intervals_differing']:.0f} of {w['two_intervals']:.0f}"),
+            ("  intervals differing from the batch report, worst run",  # exact in every run
+             f"{w['two_intervals_differing_range'][1]:.0f} of {w['two_intervals']:.0f}"),
         ]
     if "memory" in parts:
         m = results["memory"] = with_servers(memory.week)
