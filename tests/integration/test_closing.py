@@ -9,6 +9,7 @@ count only its own partitions' contacts, written over the right ones."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -64,7 +65,7 @@ class Workers:
         apply(self.y_state, "agent.state", T0 + timedelta(days=1), agent_id="a1",
               state="available")
 
-    def sender(self, name: str):  # type: ignore[no-untyped-def]
+    def sender(self, name: str) -> Callable[[bytes, bytes], Awaitable[None]]:
         async def send(key: bytes, value: bytes) -> None:
             self.sent[name].append(key)
         return send
@@ -89,15 +90,19 @@ class Workers:
         apply(self.y_state, "agent.state", T0 + timedelta(days=1, minutes=1), agent_id="a1",
               state="aux")
         await self.y_turn()  # the view Y writes no longer has 09:00
-        stored = orjson.loads(await self.redis.get(self.settings.view_key("default", 1)))
+        stored = orjson.loads(_bytes(await self.redis.get(self.settings.view_key("default", 1))))
         assert str(to_ms(T0)) not in stored["intervals"].get("billing", {})
 
     async def row(self) -> bytes:
-        value: bytes = await self.redis.hget(self.settings.intervals_key("default"), ROW)
-        return value
+        return _bytes(await self.redis.hget(self.settings.intervals_key("default"), ROW))
 
     async def marker(self) -> int:
-        return int(await self.redis.get(self.settings.closed_key("default")))
+        return int(_bytes(await self.redis.get(self.settings.closed_key("default"))))
+
+
+def _bytes(value: object) -> bytes:
+    assert isinstance(value, bytes), value
+    return value
 
 
 async def test_a_worker_does_not_close_again_what_another_closed_before_pruning_it(
