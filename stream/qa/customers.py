@@ -43,15 +43,13 @@ class CustomerContacts:
         old = self.contacts.get(contact)
         if old is not None and old <= queued_ms:
             return []
-        if old is None:
+        if old is None and all((ts, cid) < (queued_ms, contact)
+                               for cid, ts in self.contacts.items()):
             # The usual case, a contact later than all the customer's others: it changes
-            # no other contact's previous one, and its own is the latest of the others.
-            latest = max(((ts, cid) for cid, ts in self.contacts.items()), default=None)
-            if latest is None or latest < (queued_ms, contact):
-                self.contacts[contact] = queued_ms
-                if latest is None or queued_ms - latest[0] > window_ms:
-                    return []
-                return [(contact, Repeat(latest[1], latest[0], queued_ms))]
+            # no other contact's previous one, only its own can be new.
+            self.contacts[contact] = queued_ms
+            mine = self._previous(contact, window_ms)
+            return [] if mine is None else [(contact, mine)]
         before = {cid: self._previous(cid, window_ms) for cid in self.contacts}
         self.contacts[contact] = queued_ms
         out = []
