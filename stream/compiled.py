@@ -11,6 +11,7 @@ clean``.
 
 from __future__ import annotations
 
+import importlib
 import importlib.machinery
 from pathlib import Path
 
@@ -38,6 +39,18 @@ def builds(source: str, root: Path = ROOT) -> list[Path]:
     candidates = (path.with_name(path.stem + suffix)
                   for suffix in importlib.machinery.EXTENSION_SUFFIXES)
     return [build for build in candidates if build.exists()]
+
+
+def module_name(source: str) -> str:
+    """The dotted name of ``source`` (a path in :data:`MODULES`)."""
+    return source.removesuffix(".py").replace("/", ".")
+
+
+def interpreted(modules: tuple[str, ...] = MODULES) -> list[str]:
+    """The modules that import as Python source, not as a compiled build."""
+    return [source for source in modules
+            if not str(importlib.import_module(module_name(source)).__file__).endswith(
+                tuple(importlib.machinery.EXTENSION_SUFFIXES))]
 
 
 def stale(modules: tuple[str, ...] = MODULES, root: Path = ROOT) -> list[str]:
