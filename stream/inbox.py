@@ -19,7 +19,8 @@ What Faust's stream did for each message is kept, in :meth:`Inbox.take`:
 - a message is tracked as unacknowledged when it is taken into a batch (a rebalance then
   waits for it) and acknowledged after the batch (:meth:`Inbox.ack`), so offsets are
   committed only for processed messages;
-- the inbox is one of the queues of the app's flow control: a rebalance clears it.
+- the inbox is one of the queues of the app's flow control: a rebalance clears it (and
+  resuming the flow does not, :meth:`Inbox.clear`).
 """
 
 from __future__ import annotations
@@ -87,7 +88,18 @@ class Inbox:
             await self.room.wait()
 
     def clear(self) -> None:
-        """Drop every waiting message (flow control, on a rebalance)."""
+        """Flow control: drop every waiting message when a rebalance suspends the flow
+        (they are read again from the stored progress once the partitions are assigned).
+
+        Resuming the flow clears the managed queues too, and then nothing is dropped. Faust's
+        recovery resumes the flow, starts fetching, seeks the partitions and resumes the
+        flow once more: messages delivered in between are past the positions and read
+        offsets, so clearing them lost them for good, and a restarted worker whose backlog
+        all came in that window stalled with nothing left to fetch. What is kept is of the
+        current generation (older ones are dropped when taken), and the processor skips
+        what it has stored and reads again from its progress after a gap."""
+        if self.app.flow_control.is_active():  # resume()
+            return
         self.messages.clear()
         self.size = 0
         self.ready.clear()
@@ -123,7 +135,9 @@ class Inbox:
         app = self.app
         await app.flow_control.acquire()
         self.wanted = 1
-        if not self.messages:
+        if self.messages:  # however they came (a batch given up while the flow stopped)
+            self.ready.set()
+        else:
             self.ready.clear()
         try:
             await asyncio.wait_for(self.ready.wait(), first_within_s)

@@ -170,13 +170,11 @@ def test_a_rebalance_clears_the_inbox_and_drops_messages_of_an_older_generation(
         app.flow_control.suspend()  # what Faust does when partitions are revoked
         app.flow_control.clear()
         app.consumer_generation_id = 2
-        inbox.put(Message(2, generation_id=1))  # fetched before the rebalance
-        inbox.put(Message(3, generation_id=2))
         taking = asyncio.create_task(inbox.take(max_messages=10, within_s=0.0))
         await asyncio.sleep(0.01)
         assert not taking.done()  # no batch while the flow is suspended
-        app.flow_control.resume()  # resuming clears the managed queues again
-        inbox.put(Message(4, generation_id=1))
+        app.flow_control.resume()
+        inbox.put(Message(4, generation_id=1))  # fetched before the rebalance
         inbox.put(Message(5, generation_id=2))
         batch = await asyncio.wait_for(taking, 1.0)
         return [m.offset for m in batch], [m.offset for m in app.consumer.unacked]
@@ -184,6 +182,37 @@ def test_a_rebalance_clears_the_inbox_and_drops_messages_of_an_older_generation(
     taken, unacked = run(scenario())
     assert taken == [5]
     assert unacked == [5]
+
+
+def test_messages_delivered_before_faust_resumes_the_flow_again_are_kept() -> None:
+    # Faust's recovery resumes the flow, starts fetching, seeks, then resumes the flow
+    # again, which clears the managed queues: what was delivered in between was lost, and a
+    # restarted worker with nothing more to fetch stalled.
+    async def scenario() -> list[int]:
+        app = App()
+        inbox = Inbox(app, limit=10, limit_bytes=1 << 20)
+        deliver_directly(app, "events", inbox)
+        taking = asyncio.create_task(inbox.take(max_messages=10, within_s=0.01,
+                                                first_within_s=0.5))
+        await asyncio.sleep(0)
+        inbox.put(Message(2))
+        inbox.put(Message(3))
+        app.flow_control.resume()
+        return [m.offset for m in await asyncio.wait_for(taking, 1.0)]
+
+    assert run(scenario()) == [2, 3]
+
+
+def test_a_batch_is_taken_from_waiting_messages_even_without_a_wake_up() -> None:
+    async def scenario() -> list[int]:
+        app = App()
+        inbox = Inbox(app, limit=10, limit_bytes=1 << 20)
+        inbox.put(Message(1))
+        inbox.ready.clear()  # as a batch given up while the flow was suspended leaves it
+        batch = await inbox.take(max_messages=10, within_s=0.0, first_within_s=0.5)
+        return [m.offset for m in batch]
+
+    assert run(scenario()) == [1]
 
 
 def test_the_callback_delivers_the_topic_to_the_inbox_and_other_topics_to_faust() -> None:
