@@ -17,3 +17,12 @@ def progress_totals(values: Iterable[bytes | str]) -> dict[str, int]:
         a, b = (value.decode() if isinstance(value, bytes) else value).split(",")
         processed, dead = processed + int(a), dead + int(b)
     return {"processed": processed, "dead_letters": dead}
+
+
+def totals_with(stored: Mapping[bytes | str, bytes | str],
+                progress: Mapping[int, tuple[int, int]]) -> dict[str, int]:
+    """:func:`progress_totals` of the ``stored`` fields (as read from Redis) with the
+    partitions of ``progress`` as it has them (not written yet)."""
+    fields = {(k.decode() if isinstance(k, bytes) else k): v for k, v in stored.items()}
+    fields.update(encode_progress(progress))
+    return progress_totals(fields.values())

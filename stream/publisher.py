@@ -37,7 +37,7 @@ from redis.exceptions import WatchError
 from stream.metrics.definitions import INTERVAL_MS, Calendar, to_ms
 from stream.metrics.merge import SECTIONS, closed_until, diff_snapshots, interval_rows, snapshot
 from stream.metrics.partition import PartitionState, PartitionView
-from stream.progress import encode_progress, progress_totals
+from stream.progress import encode_progress, totals_with
 from stream.report import calendar, queue_rules, wfm_rules
 from stream.settings import Settings
 from stream.wfm.snapshot import WfmBoard
@@ -211,10 +211,7 @@ class RedisPublisher:
         Returns how many tenants' snapshots were written."""
         s = self.settings
         now = time.time()
-        progress = encode_progress(publication.progress)
-        stored = {(k.decode() if isinstance(k, bytes) else k): v
-                  for k, v in (await self.redis.hgetall(s.progress_key)).items()}
-        totals = progress_totals({**stored, **progress}.values())
+        totals = totals_with(await self.redis.hgetall(s.progress_key), publication.progress)
         written = 0
         for tenant, mine in publication.views.items():
             views = await self._views(tenant, mine, publication.dirty[tenant],
@@ -235,7 +232,8 @@ class RedisPublisher:
                 pipe.hset(s.marker_key(marker), mapping=acks)  # type: ignore[arg-type]
                 pipe.expire(s.marker_key(marker), 3600)
             await pipe.execute()
-        if progress:  # last: what it counts is in the views and the snapshot written above
+        if publication.progress:  # last: what it counts is in the views and snapshot above
+            progress = encode_progress(publication.progress)
             await self.redis.hset(s.progress_key, mapping=progress)  # type: ignore[arg-type]
         return written
 
@@ -351,16 +349,12 @@ class RedisPublisher:
         (:data:`CLOSE_SCRIPT`: not the rows another worker closed meanwhile); send the rows
         stored to the intervals topic."""
         s = self.settings
-        args: list[str | int | bytes] = [until]
-        closing: list[tuple[str, int, bytes]] = []
-        for row in rows:
-            field = f"{row['queue']}|{row['interval_start']}"
-            start_ms = to_ms(datetime.fromisoformat(str(row["interval_start"])))
-            value = orjson.dumps(row)
-            args += [field, start_ms, value]
-            closing.append((field, start_ms, value))
+        closing = [(f"{row['queue']}|{row['interval_start']}",
+                    to_ms(datetime.fromisoformat(str(row["interval_start"]))),
+                    orjson.dumps(row)) for row in rows]
         keys = [s.closed_key(tenant), s.intervals_key(tenant), s.intervals_index_key(tenant)]
-        before = int(await self.redis.eval(CLOSE_SCRIPT, len(keys), *keys, *args))
+        before = int(await self.redis.eval(CLOSE_SCRIPT, len(keys), *keys, until,
+                                           *(arg for row in closing for arg in row)))
         if self.send_interval is not None:
             for field, start_ms, value in closing:
                 if start_ms >= before:

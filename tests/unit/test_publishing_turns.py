@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from stream.progress import totals_with
 from stream.publisher import BEHIND_BACKLOG_S, PUBLISH_SHARE, is_behind, turn_spacing
 
 
@@ -39,3 +40,8 @@ def test_behind_means_more_than_a_second_of_backlog_at_the_last_pace() -> None:
     assert is_behind(5, 0, 0.5)  # a backlog and nothing taken
     assert not is_behind(0, 0, 0.5)  # nothing to read
     assert not is_behind(50, 0, 0.0)  # the first turn
+
+
+def test_a_turns_totals_count_its_own_partitions_as_it_has_them_and_the_others_as_stored() -> None:
+    stored = {b"0": b"10,1", b"1": b"20,2"}
+    assert totals_with(stored, {1: (25, 3), 2: (5, 0)}) == {"processed": 40, "dead_letters": 4}
