@@ -157,6 +157,21 @@ class Stack:
             time.sleep(0.1)
         raise RuntimeError(f"gateway not healthy within {timeout:.0f} s:\n{self.log_tail(proc)}")
 
+    def gateway_stats(self) -> dict[str, Any]:
+        """The gateway's ``GET /stats`` (its counters and push lags, gateway/lag.py)."""
+        conn = http.client.HTTPConnection(self.settings.host, self.settings.http_port,
+                                          timeout=10)
+        try:
+            conn.request("GET", "/stats")
+            response = conn.getresponse()
+            body = response.read()
+            if response.status != 200:
+                raise RuntimeError(f"GET /stats: {response.status} {body[:200]!r}")
+            stats: dict[str, Any] = orjson.loads(body)
+            return stats
+        finally:
+            conn.close()
+
     def wait_for_snapshot(self, predicate: Callable[[dict[str, Any]], bool],
                           proc: subprocess.Popen[bytes] | None = None, tenant: str = "default",
                           timeout: float = 90.0) -> dict[str, Any]:

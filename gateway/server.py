@@ -59,6 +59,7 @@ from gateway.alerts import (
     refuse_ack,
     visible,
 )
+from gateway.lag import PushLag
 from gateway.pacing import (
     WAKE_LATENESS_SHARE,
     SendDecision,
@@ -93,6 +94,7 @@ logger = logging.getLogger(__name__)
 
 WS_PATH = "/ws"
 HEALTH_PATH = "/healthz"
+STATS_PATH = "/stats"  # the gateway's counters and push lags, JSON (no tenant's data)
 MAX_CLIENT_MESSAGE_BYTES = 64 * 1024  # larger messages close the connection (1009)
 WRITE_LIMIT_BYTES = 64 * 1024  # per-connection transport buffer before send() waits
 # More than a frame adds to its message: the header (14 bytes at most) and what deflate can
@@ -118,6 +120,19 @@ CLOSE_RECONNECT = 4000  # the token's access changed: connect again
 CLOSE_UNAUTHORIZED = 4401  # no token, an unknown one, or a revoked one: do not retry
 CLOSE_FORBIDDEN = 4403  # the page's origin is not allowed: do not retry
 
+
+
+def _json_response(body: Json) -> Response:
+    data = orjson.dumps(body)
+    headers = Headers([
+        ("Date", email.utils.formatdate(usegmt=True)),
+        ("Connection", "close"),
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(data))),
+        ("Cache-Control", "no-store"),
+        ("X-Content-Type-Options", "nosniff"),
+    ])
+    return Response(200, "OK", headers, data)
 
 
 class Closing(NamedTuple):
@@ -200,6 +215,9 @@ class ClientSession:
         self.deadline_passed = False
         self.wakeups = 0  # the sender's wake-ups (tests count them)
         self.messages_sent = 0
+        # the update among the messages taken, and when its latest publication arrived
+        # (the push lag, gateway/lag.py, is recorded once it is sent)
+        self.update_taken: tuple[bytes, float] | None = None
         # QA queue (gateway/qa.py), for the qa and admin roles
         self.needs_qa = False
         self.pending_qa: list[Json] = []
@@ -374,6 +392,7 @@ class ClientSession:
             messages.append(feed.snapshot(self.gateway.view))
         elif update:
             messages.append(update)
+            self.update_taken = (update, feed.arrived)
         self.sent_version = feed.version
         if self.access_pending:
             self.access_pending = False
@@ -434,9 +453,12 @@ class ClientSession:
                 messages = self.take_messages()
                 if messages:
                     self.last_send = now
+                update, self.update_taken = self.update_taken, None
                 for message in messages:
                     await self.send(message, max_pending_s)
                     self.messages_sent += 1
+                    if update is not None and message is update[0]:
+                        self.gateway.push_lag.record(loop.time() - update[1])
                 if self.closing is not None:
                     await close_connection(self.ws, self.closing.code, self.closing.reason)
                     return
@@ -475,6 +497,7 @@ class Gateway:
         self.updates_invalid = 0
         self.gaps = 0
         self.slow_clients_dropped = 0
+        self.push_lag = PushLag()  # every update sent (gateway/lag.py; GET /stats)
         self.clients_refused = 0
         self.alerts_applied = 0
         self.alerts_invalid = 0
@@ -588,9 +611,9 @@ class Gateway:
         feeds = self.feeds.get(tenant)
         if not feeds:
             return
-        for feed in feeds.values():
-            feed.push(change)
         now = asyncio.get_running_loop().time()
+        for feed in feeds.values():
+            feed.push(change, now)
         for client in self.clients_by_tenant.get(tenant, ()):
             client.on_publication(now)
 
@@ -834,6 +857,8 @@ class Gateway:
             if self.redis_connected:
                 return connection.respond(200, "ok")
             return connection.respond(503, "redis unavailable")
+        if path == STATS_PATH:
+            return _json_response(self.stats())
         found = static.resolve(path)
         if found is None:
             return connection.respond(404, "not found")
@@ -848,6 +873,25 @@ class Gateway:
             ("Referrer-Policy", "no-referrer"),
         ])
         return Response(200, "OK", headers, found.body)
+
+    def stats(self) -> Json:
+        """``GET /stats``: the counters since start, and the push lags (gateway/lag.py) as
+        counts by whole milliseconds; the lags of a period are the difference of two
+        readings (:func:`gateway.lag.lag_between`)."""
+        return {
+            "clients": len(self.clients),
+            "updates_applied": self.updates_applied,
+            "updates_stale": self.updates_stale,
+            "updates_invalid": self.updates_invalid,
+            "gaps": self.gaps,
+            "slow_clients_dropped": self.slow_clients_dropped,
+            "clients_refused": self.clients_refused,
+            "alerts_applied": self.alerts_applied,
+            "alerts_invalid": self.alerts_invalid,
+            "acks_sent": self.acks_sent,
+            "push_lags": self.push_lag.count,
+            "push_lag_ms": self.push_lag.reading(),
+        }
 
     # -- WebSocket -------------------------------------------------------------------------
 

@@ -422,10 +422,13 @@ class Feed:
         self._changes: deque[Json] = deque(maxlen=history)
         self._updates: dict[int, bytes] = {}  # version sent from -> message up to now
         self._snapshot: bytes | None = None  # the snapshot message at ``version``
+        # when the latest change arrived (the event loop's clock; gateway/lag.py)
+        self.arrived = 0.0
 
-    def push(self, change: Change) -> None:
+    def push(self, change: Change, arrived: float = 0.0) -> None:
         self._changes.append(self.subscription.filter_change(change))
         self.version += 1
+        self.arrived = arrived
         self._updates.clear()
         self._snapshot = None
 

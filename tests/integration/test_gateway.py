@@ -249,6 +249,27 @@ async def test_healthz_page_assets_and_not_found(gateway: RunningGateway) -> Non
         assert (await http_get(settings, path))[0] == 404, path
 
 
+async def test_stats_count_the_updates_sent_and_their_push_lags(
+    gateway: RunningGateway, redis: aioredis.Redis
+) -> None:
+    settings = gateway.settings
+    status, headers, body = await http_get(settings, "/stats")
+    assert status == 200 and headers["content-type"] == "application/json"
+    before = orjson.loads(body)
+    assert before["clients"] == 0 and before["push_lags"] == 0
+    async with live_view(gateway, "?tenant=default") as view:
+        sent = time.monotonic()
+        await publish(redis, settings, update(2, queues={"billing": {"waiting": 4}}))
+        await view.wait_for(lambda s: s["seq"] == 2)
+        received_s = time.monotonic() - sent
+        stats = orjson.loads((await http_get(settings, "/stats"))[2])
+    assert stats["clients"] == 1 and stats["updates_applied"] == 1
+    assert stats["push_lags"] == 1  # the update; the snapshot on connect is not one
+    [(lag_ms, count)] = stats["push_lag_ms"].items()
+    # from its arrival at the gateway to its send: within what the client waited for it
+    assert count == 1 and 0 <= int(lag_ms) <= received_s * 1000 + 1
+
+
 async def test_snapshot_on_connect_then_updates_merge(
     gateway: RunningGateway, redis: aioredis.Redis
 ) -> None:

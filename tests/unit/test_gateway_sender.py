@@ -252,3 +252,30 @@ async def test_a_send_that_may_wait_is_timed_and_a_client_that_does_not_take_it_
     await asyncio.wait_for(client.run_sender(0.05), 1.0)  # returns once it has closed
     assert ws.closed_with == 1013 and floor.gateway.slow_clients_dropped == 1
     assert not ws.sent
+
+
+@on_virtual_time
+async def test_each_update_sent_records_its_lag_from_arrival_to_the_end_of_its_send() -> None:
+    async with Floor(10) as floor:
+        await settle()
+        for ws in floor.sockets:
+            ws.busy_s = 0.00315  # the k-th send of a burst ends k x 3.15 ms after the arrival
+        assert floor.gateway.push_lag.count == 0  # the snapshots are not updates
+        start = now()
+        for index in range(1, 13):
+            await sleep_until(start + index * PUBLISH)
+            floor.publish()
+            await settle()
+        await settle()
+        assert floor.seqs_sent() == [[2, 4, 6, 8, 10, 12]] * 10
+        # six bursts, each with one send ending at 3.15, 6.3, ..., 31.5 ms: rounded up
+        expected = [4, 7, 10, 13, 16, 19, 23, 26, 29, 32]
+        assert floor.gateway.push_lag.reading() == {str(ms): 6 for ms in expected}
+        # a publication held (early for every client) and sent at the deadline: the hold
+        # is in its lag (~0.11 s: the deadline is the last send + interval + grace)
+        await sleep_until(now() + 0.01)
+        floor.publish()
+        await asyncio.sleep(INTERVAL + GRACE + 0.01)
+        lags = floor.gateway.push_lag.reading()
+        assert sum(lags.values()) == 70
+        assert min(int(ms) for ms, n in lags.items() if int(ms) > 32) >= 100
