@@ -31,10 +31,16 @@ Three phases of ``--seconds`` each, one after the other on the same clients:
 3. ``after_silent``: the silent clients closed again, as a control: the silent clients'
    effect is the ``with_silent`` p99 against the mean of the other two.
 
+The gateway also records its own lag for every update it sends (gateway/lag.py): from the
+arrival of the newest publication the update carries to the frame written to the client's
+socket, without the clients' time to read it. It is read from its ``GET /stats`` at the
+start and end of each phase: the *send* lag.
+
 For each phase: p50 / p99 / max of the lags (all clients' updates pooled), updates per
 client per second, CPU% of the gateway and of the other processes (100 % = one core). The
 targets (p99 <= 100 ms at 1,000 clients, silent clients change it by < 20 %) are judged on
-the gateway lag: the push lag also holds the worker's time to build and write the update.
+the send lag, the gateway's own: the push lag also holds the worker's time to build and
+write the update, and both client-side lags the client processes' time, on the same cores.
 Several runs (``--runs``) give medians. Prints a table and writes
 ``bench/results-fanout.json``. The center is put at midday (``servers.midday_timezone``):
 an update carries the changed queues' intervals of the day so far, so its size depends on
