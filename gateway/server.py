@@ -122,17 +122,19 @@ CLOSE_FORBIDDEN = 4403  # the page's origin is not allowed: do not retry
 
 
 
-def _json_response(body: Json) -> Response:
-    data = orjson.dumps(body)
+def _ok(body: bytes, content_type: str, cache_control: str) -> Response:
+    """A 200 response of the HTTP side (the page's assets, ``/stats``)."""
     headers = Headers([
         ("Date", email.utils.formatdate(usegmt=True)),
         ("Connection", "close"),
-        ("Content-Type", "application/json"),
-        ("Content-Length", str(len(data))),
-        ("Cache-Control", "no-store"),
+        ("Content-Type", content_type),
+        ("Content-Length", str(len(body))),
+        ("Cache-Control", cache_control),
         ("X-Content-Type-Options", "nosniff"),
+        ("Content-Security-Policy", static.CONTENT_SECURITY_POLICY),
+        ("Referrer-Policy", "no-referrer"),
     ])
-    return Response(200, "OK", headers, data)
+    return Response(200, "OK", headers, body)
 
 
 class Closing(NamedTuple):
@@ -858,21 +860,11 @@ class Gateway:
                 return connection.respond(200, "ok")
             return connection.respond(503, "redis unavailable")
         if path == STATS_PATH:
-            return _json_response(self.stats())
+            return _ok(orjson.dumps(self.stats()), "application/json", "no-store")
         found = static.resolve(path)
         if found is None:
             return connection.respond(404, "not found")
-        headers = Headers([
-            ("Date", email.utils.formatdate(usegmt=True)),
-            ("Connection", "close"),
-            ("Content-Type", found.content_type),
-            ("Content-Length", str(len(found.body))),
-            ("Cache-Control", "no-cache"),
-            ("X-Content-Type-Options", "nosniff"),
-            ("Content-Security-Policy", static.CONTENT_SECURITY_POLICY),
-            ("Referrer-Policy", "no-referrer"),
-        ])
-        return Response(200, "OK", headers, found.body)
+        return _ok(found.body, found.content_type, "no-cache")
 
     def stats(self) -> Json:
         """``GET /stats``: the counters since start, and the push lags (gateway/lag.py) as
