@@ -12,14 +12,18 @@ snapshots and the open alerts, and keeps the latest merged state and open alerts
 in memory (:mod:`gateway.state`, :mod:`gateway.alerts`). A Redis update is merged into the
 state and into one *feed* per distinct subscription (:class:`gateway.state.Feed`); an alert
 goes into each client's pending list; no socket is awaited on the broadcast path. Each
-client has a sender task that sends what is new about once per its update interval (the
-``interval_s`` of its subscription, else ``client_update_interval_s``), each send timed to
-go out as a publication arrives (:mod:`gateway.pacing`): the feed's changes since the
-client's last send, merged and encoded once for all clients at the same point (whatever
-their intervals), compressed once per message
-(:mod:`gateway.compression`); a client whose socket does not take a message within
-``client_max_pending_s`` is closed (1013) and dropped. Acknowledgements from clients go to
-the worker through a Redis stream; alert transitions go to webhooks (:mod:`gateway.webhooks`).
+client is sent what is new about once per its update interval (the ``interval_s`` of its
+subscription, else ``client_update_interval_s``), each send timed to go out as a
+publication arrives (:mod:`gateway.pacing`): the feed's changes since the client's last
+send, merged and encoded once for all clients at the same point (whatever their
+intervals), compressed once per message (:mod:`gateway.compression`). A client due at a
+publication whose socket takes the update without waiting is written to in the fan-out
+itself; otherwise (something else to send, a socket's buffer filling) its sender task
+sends. A client whose socket does not take a message within ``client_max_pending_s`` is
+closed (1013) and dropped. Each update's push lag, from the publication's arrival to its
+frame in the socket, is counted (:mod:`gateway.lag`, ``GET /stats``). Acknowledgements
+from clients go to the worker through a Redis stream; alert transitions go to webhooks
+(:mod:`gateway.webhooks`).
 
 Entry points: :func:`run_gateway` (a coroutine, serves until cancelled) and :func:`main`.
 """
@@ -42,11 +46,12 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from gateway import compression, static
 from gateway.access import RATE_BURST, Grant, RateLimit, TokenStore, origin_allowed
@@ -97,9 +102,6 @@ HEALTH_PATH = "/healthz"
 STATS_PATH = "/stats"  # the gateway's counters and push lags, JSON (no tenant's data)
 MAX_CLIENT_MESSAGE_BYTES = 64 * 1024  # larger messages close the connection (1009)
 WRITE_LIMIT_BYTES = 64 * 1024  # per-connection transport buffer before send() waits
-# More than a frame adds to its message: the header (14 bytes at most) and what deflate can
-# add to a message that does not compress.
-FRAME_MARGIN_BYTES = 1024
 # Kernel send buffer per client. Left to autotuning it grows to megabytes, which a client
 # that never reads would fill before a send ever waits; a wallboard needs far less.
 SOCKET_SEND_BUFFER_BYTES = 256 * 1024
@@ -220,6 +222,9 @@ class ClientSession:
         # the update among the messages taken, and when its latest publication arrived
         # (the push lag, gateway/lag.py, is recorded once it is sent)
         self.update_taken: tuple[bytes, float] | None = None
+        # Sends made in the fan-out (send_at_publication); whether the sender is sending.
+        self.sent_at_publication = 0
+        self.sending = False
         # QA queue (gateway/qa.py), for the qa and admin roles
         self.needs_qa = False
         self.pending_qa: list[Json] = []
@@ -311,21 +316,24 @@ class ClientSession:
         """Send one message; ``TimeoutError`` if the client has not taken it within
         ``max_pending_s``.
 
-        websockets' send waits only for a connection whose writing is paused: asyncio
-        pauses it when a write leaves more than the high-water mark (the write limit) in the
-        transport's buffer, and resumes it once the buffer is down to the low-water mark.
-        With the buffer at or below the low-water mark, and room for the message below the
-        high-water mark, the send cannot wait (nor longer than websockets' close timeout for
-        a connection being closed), and goes without the timer: one armed and cancelled per
-        send was a third of the CPU of a send, measured on its own."""
+        To a socket whose buffer is at or below its low-water mark the message is written
+        at once (:meth:`write`): that never waits, and leaves at most one message above the
+        mark in the buffer. Otherwise websockets' send waits, as long as asyncio keeps the
+        connection's writing paused (until its buffer is down to the low-water mark), under
+        the timer: one armed and cancelled per send was a third of the CPU of a send,
+        measured on its own, so only a send that may wait has one."""
         transport = self.ws.transport
-        low, high = transport.get_write_buffer_limits()
-        buffered = transport.get_write_buffer_size()
-        if buffered <= low and buffered + len(message) + FRAME_MARGIN_BYTES <= high:
-            await self.ws.send(message, text=True)
+        if transport.get_write_buffer_size() <= transport.get_write_buffer_limits()[0]:
+            self.write(message)
         else:
             async with asyncio.timeout(max_pending_s):
                 await self.ws.send(message, text=True)
+
+    def write(self, message: bytes) -> None:
+        """Write a message to the socket now, without waiting (websockets' ``broadcast``,
+        for this one connection: a connection no longer open is skipped; its handler ends
+        the client)."""
+        broadcast((self.ws,), message, text=True)
 
     def send_decision(self, now: float) -> SendDecision:
         """:func:`gateway.pacing.send_decision` for this client at ``now``."""
@@ -346,10 +354,39 @@ class ClientSession:
         interval = self.interval_s
         decision = wake_decision(now, self.last_send, interval, tolerance_for(interval),
                                  self.grace, lateness=self.grace * WAKE_LATENESS_SHARE)
-        if decision.send_now:
-            self.wake.set()
-        else:
+        if not decision.send_now:
             self._arm(decision.hold_until)
+        elif not self.send_at_publication(now):
+            self.wake.set()
+
+    def send_at_publication(self, now: float) -> bool:
+        """Do what the sender would do if it ran now, here in the fan-out, when that is to
+        send and the socket's buffer is at or below its low-water mark: write what is to
+        go (:meth:`write`, which never waits) and leave the sender asleep. A publication's
+        fan-out then costs a write per client, not a task woken per client with its own
+        send. ``False`` when the sender must run: it is sending, the client is being
+        closed, its decision now is to hold (it arms the deadline), or the socket's buffer
+        is above the mark (a send may wait)."""
+        if (self.sending or self.closing is not None
+                or self.ws.protocol.state is not State.OPEN
+                or not self.send_decision(now).send_now):
+            return False
+        transport = self.ws.transport
+        if transport.get_write_buffer_size() > transport.get_write_buffer_limits()[0]:
+            return False
+        self._disarm()
+        messages = self.take_messages()
+        update, self.update_taken = self.update_taken, None
+        if not messages:
+            return True  # nothing new for this subscription: nothing to send, as the sender
+        self.last_send = now
+        for message in messages:
+            self.write(message)
+            self.messages_sent += 1
+            if update is not None and message is update[0]:
+                self.gateway.push_lag.record(asyncio.get_running_loop().time() - update[1])
+        self.sent_at_publication += 1
+        return True
 
     def _arm(self, hold_until: float) -> None:
         """Have the sender woken at ``hold_until`` (loop time: the pacing's deadline for
@@ -456,11 +493,13 @@ class ClientSession:
                 if messages:
                     self.last_send = now
                 update, self.update_taken = self.update_taken, None
+                self.sending = True
                 for message in messages:
                     await self.send(message, max_pending_s)
                     self.messages_sent += 1
                     if update is not None and message is update[0]:
                         self.gateway.push_lag.record(loop.time() - update[1])
+                self.sending = False
                 if self.closing is not None:
                     await close_connection(self.ws, self.closing.code, self.closing.reason)
                     return

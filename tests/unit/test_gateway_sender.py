@@ -8,10 +8,12 @@ and wake-ups counted are therefore exact."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, cast
 
 import orjson
 import pytest
+from websockets.protocol import State
 
 from gateway.access import Grant
 from gateway.server import WRITE_LIMIT_BYTES, ClientSession, Gateway
@@ -41,25 +43,43 @@ class FakeTransport:
         self.aborted = True
 
 
+class FakeProtocol:
+    """The connection's protocol as websockets' ``broadcast`` uses it (the sends made in
+    the fan-out, ``ClientSession.send_at_publication``)."""
+
+    def __init__(self, ws: FakeSocket) -> None:
+        self.ws = ws
+        self.state = State.OPEN
+
+    def send_text(self, data: bytes) -> None:
+        self.ws.sent.append((running_loop().time(), orjson.loads(data)))
+
+
 class FakeSocket:
-    """What the sender uses of a connection: ``send``; records what was sent, and when.
-    With ``stuck``, a send waits for ever (a client that stopped reading)."""
+    """What the sender uses of a connection: ``send``, and what ``broadcast`` uses; records
+    what was sent, and when. With ``stuck``, a send waits for ever (a client that stopped
+    reading)."""
 
     remote_address = ("127.0.0.1", 0)
+    send_in_progress = None
+    logger = logging.getLogger(__name__)
 
     def __init__(self) -> None:
         self.sent: list[tuple[float, dict[str, Any]]] = []
         self.busy_s = 0.0  # how long a send keeps the loop busy (writing a big frame, say)
         self.transport = FakeTransport()
+        self.protocol = FakeProtocol(self)
         self.stuck = False
         self.closed_with: int | None = None
 
     async def send(self, message: bytes, text: bool) -> None:
         if self.stuck:
             await asyncio.Event().wait()
-        loop = running_loop()
-        self.sent.append((loop.time(), orjson.loads(message)))  # when the send started
-        loop.advance(self.busy_s)  # keeps the loop busy, as the gateway's own work does
+        self.protocol.send_text(message)  # when the send started
+        self.send_data()
+
+    def send_data(self) -> None:
+        running_loop().advance(self.busy_s)  # keeps the loop busy, as the gateway's work does
 
     async def close(self, code: int, reason: str) -> None:
         self.closed_with = code
@@ -123,21 +143,32 @@ async def sleep_until(at: float) -> None:
     await asyncio.sleep(max(0.0, at - now()))
 
 
+def sent_at_publication(floor: Floor) -> int:
+    return sum(client.sent_at_publication for client in floor.clients)
+
+
+@pytest.mark.parametrize("buffered", [0, WRITE_LIMIT_BYTES // 4 + 1])
 @on_virtual_time
-async def test_a_publication_before_the_due_time_wakes_no_sender() -> None:
+async def test_a_publication_before_the_due_time_wakes_no_sender(buffered: int) -> None:
     async with Floor(20) as floor:
         await settle()
+        for ws in floor.sockets:
+            ws.transport.buffered = buffered
         before, last_send = floor.wakeups(), max(c.last_send for c in floor.clients)
         floor.publish()  # well inside the interval: held by every client
         await settle()
         assert floor.wakeups() == before  # (waking every sender on each publication: +20)
         assert all(client.deadline is not None for client in floor.clients)
         assert not any(ws.updates() for ws in floor.sockets)
-        # the next publication, once due, wakes each sender once, and each sends both
+        # The next publication, once due, goes to every client with the one held: written in
+        # the fan-out, no sender woken; or, to a socket whose buffer is above its low-water
+        # mark (where a send may wait), by each sender, woken once.
         await sleep_until(last_send + INTERVAL)
         floor.publish()
         await settle()
-        assert floor.wakeups() == before + 20
+        in_fan_out = 20 if buffered == 0 else 0
+        assert sent_at_publication(floor) == in_fan_out
+        assert floor.wakeups() == before + 20 - in_fan_out
         for ws in floor.sockets:
             [(_, update)] = ws.updates()
             assert update["data"]["queues"]["billing"]["waiting"] == 2
@@ -145,7 +176,7 @@ async def test_a_publication_before_the_due_time_wakes_no_sender() -> None:
 
 
 @on_virtual_time
-async def test_publications_on_time_wake_each_sender_once_per_send() -> None:
+async def test_publications_on_time_are_sent_in_the_fan_out_without_waking_senders() -> None:
     async with Floor(10) as floor:
         await settle()
         before = floor.wakeups()
@@ -154,9 +185,29 @@ async def test_publications_on_time_wake_each_sender_once_per_send() -> None:
             await sleep_until(start + index * PUBLISH)
             floor.publish()
         await settle()
-        # every second publication, as it arrives: 6 of 12 a client, one wake-up each
+        # every second publication, as it arrives: 6 of 12 a client, written in the fan-out
         assert floor.seqs_sent() == [[2, 4, 6, 8, 10, 12]] * 10
-        assert floor.wakeups() - before == 60  # (waking on every publication: 120)
+        assert sent_at_publication(floor) == 60
+        assert floor.wakeups() == before  # (waking on every publication: 120; when due: 60)
+
+
+@on_virtual_time
+async def test_a_sender_busy_with_a_send_is_woken_and_the_fan_out_leaves_its_client() -> None:
+    async with Floor(2) as floor:
+        await settle()
+        slow = floor.clients[0]
+        slow.sending = True  # as while its sender waits for a socket to take a message
+        last_send = max(c.last_send for c in floor.clients)
+        before = floor.wakeups()
+        await sleep_until(last_send + INTERVAL)
+        floor.publish()
+        assert slow.wake.is_set() and slow.sent_at_publication == 0
+        assert floor.clients[1].sent_at_publication == 1 and not floor.clients[1].wake.is_set()
+        assert not floor.sockets[0].updates()  # nothing written behind the sender's back
+        slow.sending = False
+        await settle()
+        assert [len(ws.updates()) for ws in floor.sockets] == [1, 1]
+        assert floor.wakeups() == before + 1
 
 
 @on_virtual_time
@@ -279,3 +330,29 @@ async def test_each_update_sent_records_its_lag_from_arrival_to_the_end_of_its_s
         lags = floor.gateway.push_lag.reading()
         assert sum(lags.values()) == 70
         assert min(int(ms) for ms, n in lags.items() if int(ms) > 32) >= 100
+
+
+@on_virtual_time
+async def test_an_update_larger_than_the_buffer_goes_at_once_to_a_socket_below_its_mark() -> None:
+    async with Floor(1) as floor:
+        await settle()
+        [client], [ws] = floor.clients, floor.sockets
+        before = floor.wakeups()
+        await sleep_until(client.last_send + INTERVAL)
+        floor.seq += 1
+        big = "x" * WRITE_LIMIT_BYTES  # a write never waits: the buffer may go above its mark
+        floor.gateway.broadcast("default", Change(
+            {"seq": floor.seq, "queues": {"billing": {"waiting": floor.seq, "note": big}}}))
+        assert client.sent_at_publication == 1 and not client.wake.is_set()
+        [(_, update)] = ws.updates()
+        assert update["data"]["queues"]["billing"]["note"] == big
+        # once the socket's buffer is above its mark, the next send is the sender's, which
+        # waits for the socket (under its timer)
+        ws.transport.buffered = WRITE_LIMIT_BYTES
+        await sleep_until(client.last_send + INTERVAL)
+        floor.publish()
+        assert client.sent_at_publication == 1 and client.wake.is_set()
+        await settle()
+        assert floor.wakeups() == before + 1
+        assert [u["data"]["queues"]["billing"]["waiting"] for _, u in ws.updates()] == [1, 2]
+        assert "note" not in ws.updates()[-1][1]["data"]["queues"]["billing"]
