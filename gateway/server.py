@@ -215,7 +215,7 @@ class ClientSession:
         # clock (loop.time(): time.monotonic() in asyncio's loops), as its timers are.
         self.last_send = -math.inf
         self.grace = gateway.settings.publish_interval_s
-        self.deadline: asyncio.TimerHandle | None = None
+        self.deadline: float | None = None  # armed at this instant (Gateway.deadlines)
         self.deadline_passed = False
         self.wakeups = 0  # the sender's wake-ups (tests count them)
         self.messages_sent = 0
@@ -395,17 +395,17 @@ class ClientSession:
         fan-out: a client far down a large fan-out would be woken late by the fan-out's
         time."""
         if self.deadline is None:
-            self.deadline = asyncio.get_running_loop().call_at(
-                hold_until, self._deadline_reached)
+            self.deadline = hold_until
+            self.gateway.deadlines.arm(self, hold_until)
 
-    def _deadline_reached(self) -> None:
+    def deadline_reached(self) -> None:
         self.deadline = None
         self.deadline_passed = True
         self.wake.set()
 
     def _disarm(self) -> None:
         if self.deadline is not None:
-            self.deadline.cancel()
+            self.gateway.deadlines.disarm(self, self.deadline)
             self.deadline = None
         self.deadline_passed = False
 
@@ -513,6 +513,36 @@ class ClientSession:
             self._disarm()
 
 
+class Deadlines:
+    """The senders' deadlines, one timer per instant. The clients sent to in one fan-out
+    share their last send's instant, so a publication they all hold gives them the same
+    deadline: 1,000 wallboards then arm one timer, not 1,000 (each armed and, at the next
+    publication, cancelled)."""
+
+    def __init__(self) -> None:
+        self.timers: dict[float, tuple[asyncio.TimerHandle, set[ClientSession]]] = {}
+
+    def arm(self, client: ClientSession, at: float) -> None:
+        timer = self.timers.get(at)
+        if timer is None:
+            timer = self.timers[at] = (
+                asyncio.get_running_loop().call_at(at, self._reached, at), set())
+        timer[1].add(client)
+
+    def disarm(self, client: ClientSession, at: float) -> None:
+        timer = self.timers.get(at)
+        if timer is not None:
+            timer[1].discard(client)
+            if not timer[1]:
+                timer[0].cancel()
+                del self.timers[at]
+
+    def _reached(self, at: float) -> None:
+        _, clients = self.timers.pop(at)
+        for client in clients:
+            client.deadline_reached()
+
+
 class Gateway:
     """Live state and open alerts per tenant from Redis, fanned out to WebSocket clients."""
 
@@ -539,6 +569,7 @@ class Gateway:
         self.gaps = 0
         self.slow_clients_dropped = 0
         self.push_lag = PushLag()  # every update sent (gateway/lag.py; GET /stats)
+        self.deadlines = Deadlines()  # the senders' (ClientSession._arm)
         self.clients_refused = 0
         self.alerts_applied = 0
         self.alerts_invalid = 0

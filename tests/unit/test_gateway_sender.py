@@ -356,3 +356,30 @@ async def test_an_update_larger_than_the_buffer_goes_at_once_to_a_socket_below_i
         assert floor.wakeups() == before + 1
         assert [u["data"]["queues"]["billing"]["waiting"] for _, u in ws.updates()] == [1, 2]
         assert "note" not in ws.updates()[-1][1]["data"]["queues"]["billing"]
+
+
+@on_virtual_time
+async def test_clients_sent_in_one_fan_out_share_one_timer_for_what_they_hold() -> None:
+    async with Floor(20) as floor:
+        await settle()
+        timers = floor.gateway.deadlines.timers
+        await sleep_until(max(c.last_send for c in floor.clients) + INTERVAL)
+        floor.publish()  # due: written to all 20 in the fan-out, one last send for all
+        sent = now()
+        await sleep_until(sent + 0.01)
+        floor.publish()  # early for all of them: held, until one deadline
+        assert list(timers) == [sent + INTERVAL + GRACE]
+        assert len(timers[sent + INTERVAL + GRACE][1]) == 20
+        await asyncio.sleep(INTERVAL + GRACE)
+        assert not timers
+        assert floor.seqs_sent() == [[1, 2]] * 20
+        assert all(at == sent + INTERVAL + GRACE for ws in floor.sockets
+                   for at, _ in ws.updates()[1:])
+        # a due publication sends what is held and disarms: the timer goes when its last
+        # client leaves it
+        await asyncio.sleep(0.01)
+        floor.publish()
+        assert len(timers) == 1
+        await sleep_until(now() + INTERVAL)
+        floor.publish()
+        assert not timers
