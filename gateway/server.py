@@ -494,12 +494,14 @@ class ClientSession:
                     self.last_send = now
                 update, self.update_taken = self.update_taken, None
                 self.sending = True
-                for message in messages:
-                    await self.send(message, max_pending_s)
-                    self.messages_sent += 1
-                    if update is not None and message is update[0]:
-                        self.gateway.push_lag.record(loop.time() - update[1])
-                self.sending = False
+                try:
+                    for message in messages:
+                        await self.send(message, max_pending_s)
+                        self.messages_sent += 1
+                        if update is not None and message is update[0]:
+                            self.gateway.push_lag.record(loop.time() - update[1])
+                finally:
+                    self.sending = False
                 if self.closing is not None:
                     await close_connection(self.ws, self.closing.code, self.closing.reason)
                     return
