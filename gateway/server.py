@@ -106,6 +106,9 @@ WRITE_LIMIT_BYTES = 64 * 1024  # per-connection transport buffer before send() w
 # that never reads would fill before a send ever waits; a wallboard needs far less.
 SOCKET_SEND_BUFFER_BYTES = 256 * 1024
 MAX_QUEUED_REPLIES = 16
+# Writes a publication's fan-out makes itself (ClientSession.send_at_publication): ~30-40 us
+# each, so the event loop is held at most ~0.1 s; the clients beyond go through their senders.
+FAN_OUT_WRITES_MAX = 2_000
 MAX_PENDING_ALERTS = 200  # beyond, the client gets the whole list again
 ABUSE_ERRORS = 20  # this many bad messages ...
 ABUSE_WINDOW_S = 10.0  # ... within this window close the connection (1008)
@@ -365,15 +368,18 @@ class ClientSession:
         go (:meth:`write`, which never waits) and leave the sender asleep. A publication's
         fan-out then costs a write per client, not a task woken per client with its own
         send. ``False`` when the sender must run: it is sending, the client is being
-        closed, its decision now is to hold (it arms the deadline), or the socket's buffer
-        is above the mark (a send may wait)."""
-        if (self.sending or self.closing is not None
+        closed, its decision now is to hold (it arms the deadline), the socket's buffer is
+        above the mark (a send may wait), or this fan-out has made its
+        ``FAN_OUT_WRITES_MAX`` writes (the event loop is not held longer)."""
+        gateway = self.gateway
+        if (self.sending or self.closing is not None or gateway.fan_out_writes_left <= 0
                 or self.ws.protocol.state is not State.OPEN
                 or not self.send_decision(now).send_now):
             return False
         transport = self.ws.transport
         if transport.get_write_buffer_size() > transport.get_write_buffer_limits()[0]:
             return False
+        gateway.fan_out_writes_left -= 1
         self._disarm()
         messages = self.take_messages()
         update, self.update_taken = self.update_taken, None
@@ -384,7 +390,7 @@ class ClientSession:
             self.write(message)
             self.messages_sent += 1
             if update is not None and message is update[0]:
-                self.gateway.push_lag.record(asyncio.get_running_loop().time() - update[1])
+                gateway.push_lag.record(asyncio.get_running_loop().time() - update[1])
         self.sent_at_publication += 1
         return True
 
@@ -572,6 +578,7 @@ class Gateway:
         self.slow_clients_dropped = 0
         self.push_lag = PushLag()  # every update sent (gateway/lag.py; GET /stats)
         self.deadlines = Deadlines()  # the senders' (ClientSession._arm)
+        self.fan_out_writes_left = 0  # in the current publication's fan-out (broadcast)
         self.clients_refused = 0
         self.alerts_applied = 0
         self.alerts_invalid = 0
@@ -688,6 +695,7 @@ class Gateway:
         now = asyncio.get_running_loop().time()
         for feed in feeds.values():
             feed.push(change, now)
+        self.fan_out_writes_left = FAN_OUT_WRITES_MAX
         for client in self.clients_by_tenant.get(tenant, ()):
             client.on_publication(now)
 

@@ -15,6 +15,7 @@ import orjson
 import pytest
 from websockets.protocol import State
 
+from gateway import server
 from gateway.access import Grant
 from gateway.server import WRITE_LIMIT_BYTES, ClientSession, Gateway
 from gateway.state import Change, Subscription
@@ -383,3 +384,18 @@ async def test_clients_sent_in_one_fan_out_share_one_timer_for_what_they_hold() 
         await sleep_until(now() + INTERVAL)
         floor.publish()
         assert not timers
+
+
+@on_virtual_time
+async def test_a_fan_out_writes_at_most_its_share_and_the_senders_send_the_rest(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server, "FAN_OUT_WRITES_MAX", 4)
+    async with Floor(10) as floor:
+        await settle()
+        before = floor.wakeups()
+        await sleep_until(max(c.last_send for c in floor.clients) + INTERVAL)
+        floor.publish()
+        assert sent_at_publication(floor) == 4  # the loop is held for 4 writes at most
+        await settle()
+        assert floor.wakeups() == before + 6
+        assert floor.seqs_sent() == [[1]] * 10
