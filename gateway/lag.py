@@ -46,8 +46,8 @@ class PushLag:
 def lag_between(before: Mapping[str, int], after: Mapping[str, int]) -> dict[str, float]:
     """The push lags recorded between two readings (:meth:`PushLag.reading`): how many,
     and their p50, p99 and max in ms (nearest rank; NaN when there are none)."""
-    counts = sorted((int(ms), n - before.get(ms, 0)) for ms, n in after.items())
-    counts = [(ms, n) for ms, n in counts if n > 0]
+    counts = sorted((int(ms), n - before.get(ms, 0)) for ms, n in after.items()
+                    if n > before.get(ms, 0))
     total = sum(n for _, n in counts)
     result: dict[str, float] = {"count": float(total)}
     for name, q in (("p50", 50.0), ("p99", 99.0)):

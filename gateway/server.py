@@ -325,12 +325,23 @@ class ClientSession:
         connection's writing paused (until its buffer is down to the low-water mark), under
         the timer: one armed and cancelled per send was a third of the CPU of a send,
         measured on its own, so only a send that may wait has one."""
-        transport = self.ws.transport
-        if transport.get_write_buffer_size() <= transport.get_write_buffer_limits()[0]:
+        if self.writable():
             self.write(message)
         else:
             async with asyncio.timeout(max_pending_s):
                 await self.ws.send(message, text=True)
+
+    def writable(self) -> bool:
+        """Whether the socket's buffer is at or below its low-water mark: a write then
+        leaves at most one message above the mark, and nothing waits."""
+        transport = self.ws.transport
+        return transport.get_write_buffer_size() <= transport.get_write_buffer_limits()[0]
+
+    def counted(self, message: bytes, update: tuple[bytes, float] | None) -> None:
+        """A message sent; if it is the update taken, its push lag (gateway/lag.py)."""
+        self.messages_sent += 1
+        if update is not None and message is update[0]:
+            self.gateway.push_lag.record(asyncio.get_running_loop().time() - update[1])
 
     def write(self, message: bytes) -> None:
         """Write a message to the socket now, without waiting (websockets' ``broadcast``,
@@ -376,8 +387,7 @@ class ClientSession:
                 or self.ws.protocol.state is not State.OPEN
                 or not self.send_decision(now).send_now):
             return False
-        transport = self.ws.transport
-        if transport.get_write_buffer_size() > transport.get_write_buffer_limits()[0]:
+        if not self.writable():
             return False
         gateway.fan_out_writes_left -= 1
         self._disarm()
@@ -388,9 +398,7 @@ class ClientSession:
         self.last_send = now
         for message in messages:
             self.write(message)
-            self.messages_sent += 1
-            if update is not None and message is update[0]:
-                gateway.push_lag.record(asyncio.get_running_loop().time() - update[1])
+            self.counted(message, update)
         self.sent_at_publication += 1
         return True
 
@@ -503,9 +511,7 @@ class ClientSession:
                 try:
                     for message in messages:
                         await self.send(message, max_pending_s)
-                        self.messages_sent += 1
-                        if update is not None and message is update[0]:
-                            self.gateway.push_lag.record(loop.time() - update[1])
+                        self.counted(message, update)
                 finally:
                     self.sending = False
                 if self.closing is not None:
