@@ -12,10 +12,17 @@ import orjson
 import pytest
 
 from stream.events import EVENT_ADAPTER, Event
-from stream.metrics.definitions import INTERVAL_MS, Calendar, QueueRule, to_ms
+from stream.metrics.definitions import (
+    IN_PROGRESS,
+    INTERVAL_MS,
+    N_COUNTERS,
+    Calendar,
+    QueueRule,
+    to_ms,
+)
 from stream.metrics.facts import AgentFacts, ContactFacts
-from stream.metrics.merge import diff_snapshots, snapshot
-from stream.metrics.partition import PartitionState
+from stream.metrics.merge import Merged, closed_until, diff_snapshots, snapshot
+from stream.metrics.partition import PartitionState, PartitionView
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 _ids = itertools.count()
@@ -525,3 +532,53 @@ def test_a_snapshot_with_the_closed_rows_kept_equals_one_computed_from_scratch()
         compared += 1
     assert compared > 10
     assert len(kept) > 20 and all(row["status"] == "closed" for row in kept.values())
+
+
+def test_an_interval_closes_once_every_partition_is_past_it_quiet_and_nothing_in_progress(
+) -> None:
+    """docs/metrics.md, "Closing", on two partitions' views of one queue: the latest event
+    time of an interval's contacts is the latest over the partitions, its legs in progress
+    are summed, and an interval no partition has a leg in counts as closed."""
+    lateness = 60_000
+    nine = to_ms(T0)
+    starts = [nine + i * INTERVAL_MS for i in range(3)]
+
+    def counters(in_progress: int) -> list[int]:
+        values = [0] * N_COUNTERS
+        values[IN_PROGRESS] = in_progress
+        return values
+
+    def views(settle_a: int, settle_b: int, in_progress_a: int, in_progress_b: int,
+              clock: int) -> list[PartitionView]:
+        # partition a has the first and third intervals, b the first only
+        a = PartitionView(clock=clock, intervals={"billing": {
+            starts[0]: counters(in_progress_a), starts[2]: counters(0)}},
+            settle={"billing": {starts[0]: settle_a, starts[2]: starts[2]}})
+        b = PartitionView(clock=clock + 5_000, intervals={"billing": {
+            starts[0]: counters(in_progress_b)}}, settle={"billing": {starts[0]: settle_b}})
+        return [a, b]
+
+    end = starts[0] + INTERVAL_MS  # the first interval's end
+    past_all = starts[2] + INTERVAL_MS + lateness  # every interval past by the lateness
+    # quiet everywhere, nothing in progress: all three close (the second has no leg)
+    assert closed_until(views(end, end, 0, 0, past_all), lateness, 2) == starts[2] + INTERVAL_MS
+    # a contact of the first interval active later on partition b (the latest of the two)
+    late = past_all - lateness + 1
+    for settle_a, settle_b in ((end, late), (late, end)):
+        assert closed_until(views(settle_a, settle_b, 0, 0, past_all), lateness, 2) == starts[0]
+    # one leg in progress on either partition holds it open; -1 and +1 cancel out
+    assert closed_until(views(end, end, 1, 0, past_all), lateness, 2) == starts[0]
+    assert closed_until(views(end, end, 0, 1, past_all), lateness, 2) == starts[0]
+    assert closed_until(views(end, end, 1, -1, past_all), lateness, 2) == starts[2] + INTERVAL_MS
+    # the slowest partition's clock decides how far the clock lets intervals close
+    slow = starts[1] + INTERVAL_MS + lateness
+    assert closed_until(views(end, end, 0, 0, slow), lateness, 2) == starts[1] + INTERVAL_MS
+    # what is closed stays closed; and no partition's clock missing
+    assert closed_until(views(end, late, 0, 0, past_all), lateness, 2, since=starts[1]) == (
+        starts[2] + INTERVAL_MS)
+    assert closed_until(views(end, end, 0, 0, past_all), lateness, 3) == 0
+    # the same as adding the views up
+    for case in ((end, late, 0, 0, past_all), (end, end, 1, -1, past_all),
+                 (end, end, 0, 0, slow), (late, end, 0, 1, past_all)):
+        assert closed_until(views(*case), lateness, 2) == Merged(
+            views(*case), 2).closed_until(lateness, 0)

@@ -166,9 +166,11 @@ def test_streaming_batch_and_reference_snapshots_agree(scenario: Scenario) -> No
 
 @PROFILE
 @given(scenarios())
-def test_closing_adds_up_the_views_only_when_an_interval_can_close(scenario: Scenario) -> None:
-    # closed_until skips adding the views up when the slowest clock allows nothing past
-    # `since` to close: at every point of the stream, whatever `since`, the same result.
+def test_closing_reads_only_the_intervals_that_can_close_and_agrees_with_the_merged_views(
+        scenario: Scenario) -> None:
+    # closed_until reads only the intervals from `since` that the slowest clock lets close,
+    # without adding the views up: at every point of the stream, whatever `since`, the same
+    # result as the merged views'.
     s = scenario.history.settings
     lateness = int(s.allowed_lateness_s * 1000)
     arrivals = [list(p) for p in scenario.delivery.arrivals]
