@@ -287,7 +287,7 @@ class RedisPublisher:
             with self._computing():
                 for partition in due & mine.keys():
                     pipe.set(s.view_key(tenant, partition),
-                             orjson.dumps(mine[partition].to_json()))
+                             mine[partition].dumps())
             await pipe.execute()
             self.views_written(tenant, now)
         views = dict(mine)

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import orjson
+
 from stream.events import AgentState, Event, ForecastPublished, SchedulePublished
 from stream.metrics.definitions import (
     ABANDONED,
@@ -680,22 +682,25 @@ class PartitionView:
     flagged: dict[str, dict[str, object]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
-        def keyed(d: dict[int, object]) -> dict[str, object]:
-            return {str(k): v for k, v in d.items()}
-
+        """The view as plain data, its instants and days as int keys: :meth:`dumps` writes
+        them as JSON strings, :meth:`from_json` reads them back."""
         return {
             "clock": self.clock,
-            "intervals": {q: keyed(v) for q, v in self.intervals.items()},  # type: ignore[arg-type]
-            "samples": {q: keyed(v) for q, v in self.samples.items()},  # type: ignore[arg-type]
-            "settle": {q: keyed(v) for q, v in self.settle.items()},  # type: ignore[arg-type]
-            "minutes": {q: keyed(v) for q, v in self.minutes.items()},  # type: ignore[arg-type]
+            "intervals": self.intervals,
+            "samples": self.samples,
+            "settle": self.settle,
+            "minutes": self.minutes,
             "waiting": self.waiting,
             "agents": self.agents,
-            "agent_time": {a: keyed(v) for a, v in self.agent_time.items()},  # type: ignore[arg-type]
-            "handled": {a: keyed(v) for a, v in self.handled.items()},  # type: ignore[arg-type]
+            "agent_time": self.agent_time,
+            "handled": self.handled,
             "wfm": self.wfm,
             "flagged": self.flagged,
         }
+
+    def dumps(self) -> bytes:
+        """The view's JSON (what the publisher stores in Redis for the other workers)."""
+        return orjson.dumps(self.to_json(), option=orjson.OPT_NON_STR_KEYS)
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> PartitionView:

@@ -446,6 +446,25 @@ def test_a_restore_from_facts_and_archive_records_gives_the_same_figures() -> No
     assert restored.snapshot("default") == live.snapshot("default")
 
 
+def test_a_view_read_back_from_its_json_is_the_same_view_with_string_keys_on_the_wire(
+) -> None:
+    """What the publisher stores for the other workers (``dumps``) and what they read
+    (``from_json``): every section, instants and days as JSON strings."""
+    live = state()
+    live.apply_all(day_events())
+    live.apply(ev("agent.state", 1500, agent_id="a1", state="on_contact", team="Blue",
+                  queues=["billing"]))
+    view = live.view("default")
+    assert view.intervals and view.samples and view.settle and view.minutes
+    assert view.waiting and view.agents and view.agent_time and view.handled
+    wire = orjson.loads(view.dumps())
+    assert PartitionView.from_json(wire) == view
+    for section in ("intervals", "samples", "settle", "minutes", "agent_time", "handled"):
+        for by_key in wire[section].values():
+            assert by_key and all(key == str(int(key)) for key in by_key), section
+    assert wire["clock"] == view.clock and wire["agents"] == view.agents
+
+
 def test_restored_stream_time_comes_from_the_progress_record_not_the_facts() -> None:
     live = state()
     live.apply_all(day_events())
