@@ -630,9 +630,14 @@ class PartitionState:
                          if since is None or s >= since}
             if intervals:
                 view.intervals[queue] = intervals
-            first = min(intervals) if intervals else None
-            samples = {i: n for i, n in self.samples.get(qkey, {}).items()
-                       if first is not None and i >= first}
+            # The 10-s samples from the first interval on: usually every one the queue holds
+            # (a day's worth), copied at once then.
+            held = self.samples.get(qkey)
+            samples: dict[int, int] = {}
+            if held and intervals:
+                first = min(intervals)
+                samples = (dict(held) if min(held) >= first
+                           else {i: n for i, n in held.items() if i >= first})
             if samples:
                 view.samples[queue] = samples
             settle = {s: t for s, t in self.settle.get(qkey, {}).items() if s in intervals}

@@ -446,6 +446,24 @@ def test_a_restore_from_facts_and_archive_records_gives_the_same_figures() -> No
     assert restored.snapshot("default") == live.snapshot("default")
 
 
+def test_a_view_from_an_instant_holds_the_samples_from_its_first_interval_on() -> None:
+    """The 10-s samples of waiting legs go with the intervals a view holds: from its first
+    one on (the peaks of earlier intervals come from rows already closed)."""
+    live = state()
+    live.apply_all([*abandoned_call("c1", "billing", 0, 40 * 60),  # 09:00 to 09:40
+                    *abandoned_call("c2", "billing", 35 * 60, 60)])  # 09:35 to 09:36
+    whole = live.view("default")
+    assert min(whole.intervals["billing"]) == to_ms(T0)
+    assert min(whole.samples["billing"]) == to_ms(T0)
+    later = live.view("default", since=to_ms(T0) + INTERVAL_MS)  # from 09:15
+    first = min(later.intervals["billing"])
+    assert first == to_ms(T0) + 2 * INTERVAL_MS  # 09:30, c2's
+    assert later.samples["billing"] == {
+        instant: count for instant, count in whole.samples["billing"].items()
+        if instant >= first}
+    assert later.samples["billing"] and later.samples["billing"] != whole.samples["billing"]
+
+
 def test_a_view_read_back_from_its_json_is_the_same_view_with_string_keys_on_the_wire(
 ) -> None:
     """What the publisher stores for the other workers (``dumps``) and what they read
