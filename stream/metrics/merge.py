@@ -102,27 +102,14 @@ class Merged:
         return peak
 
     def closed(self, queue: str, start: int, lateness_ms: int) -> bool:
-        """docs/metrics.md, "Closing": every partition past the end by the lateness, no leg
-        in progress, and every contact of the interval quiet for the lateness."""
-        if self.slowest < start + INTERVAL_MS + lateness_ms:
-            return False
+        """Whether the interval is closed (:func:`interval_closed`); one with no leg is,
+        once every partition is past its end by the lateness."""
         counters = self.intervals.get(queue, {}).get(start)
         if counters is None:
-            return True
-        return (not counters[IN_PROGRESS]
-                and self.settle.get(queue, {}).get(start, 0) + lateness_ms <= self.slowest)
-
-    def closed_until(self, lateness_ms: int, since: int = 0) -> int:
-        """Every interval starting before the result is closed."""
-        if not self.slowest:
-            return since
-        until = interval_start(max(0, self.slowest - lateness_ms))
-        for queue, by_start in self.intervals.items():
-            for start in sorted(s for s in by_start if since <= s < until):
-                if not self.closed(queue, start, lateness_ms):
-                    until = start
-                    break
-        return max(since, until)
+            return self.slowest >= start + INTERVAL_MS + lateness_ms
+        return interval_closed(start, counters[IN_PROGRESS],
+                               self.settle.get(queue, {}).get(start, 0), self.slowest,
+                               lateness_ms)
 
     def row(self, tenant: str, queue: str, start: int, rule: QueueRule, calendar: Calendar,
             lateness_ms: int) -> dict[str, object]:
@@ -139,15 +126,25 @@ class Merged:
         }
 
 
+def interval_closed(start: int, in_progress: int, last_event: int, slowest: int,
+                    lateness_ms: int) -> bool:
+    """docs/metrics.md, "Closing": the interval from ``start`` is closed once every
+    partition is past its end by the lateness (``slowest``: the slowest one's stream time),
+    none of its legs is in progress, and every contact of it has been quiet for the
+    lateness (``last_event``: the latest event time of any of them)."""
+    return (slowest >= start + INTERVAL_MS + lateness_ms and not in_progress
+            and last_event + lateness_ms <= slowest)
+
+
 def closed_until(views: Sequence[PartitionView], lateness_ms: int,
                  partitions: int | None = None, since: int = 0) -> int:
     """Intervals starting before this (ms) are closed: no event can change them any more.
     Never goes back before ``since`` (what was closed stays closed).
 
-    The same result as :meth:`Merged.closed_until`, without adding the views up: only the
-    intervals the slowest partition's clock lets close, from ``since`` on, are read (at
-    most a few per queue; an interval closes about ``lateness_ms`` after its contacts go
-    quiet, so most publishing turns find one that could close by the clock and cannot)."""
+    The views are not added up: only the intervals the slowest partition's clock lets
+    close, from ``since`` on, are read (at most a few per queue; an interval closes about
+    ``lateness_ms`` after its contacts go quiet, so most publishing turns find one that
+    could close by the clock and cannot)."""
     clocks = [v.clock for v in views if v.clock]
     if not clocks or (partitions is not None and len(clocks) < partitions):
         return since
@@ -155,8 +152,8 @@ def closed_until(views: Sequence[PartitionView], lateness_ms: int,
     until = interval_start(max(0, slowest - lateness_ms))
     if until <= since:
         return since
-    # For the intervals in [since, until) only, added up over the views as Merged does: the
-    # legs in progress, and the latest event time of their contacts.
+    # For the intervals in [since, until) only, over the views: the legs in progress
+    # (summed) and the latest event time of their contacts.
     in_progress: dict[tuple[str, int], int] = {}
     settled: dict[tuple[str, int], int] = {}
     for view in views:
@@ -170,10 +167,10 @@ def closed_until(views: Sequence[PartitionView], lateness_ms: int,
                 if since <= start < until:
                     key = (queue, start)
                     settled[key] = max(last, settled.get(key, last))
-    # Merged.closed, for an interval that ends by the slowest clock less the lateness
     for key, count in in_progress.items():
         start = key[1]
-        if start < until and (count or settled.get(key, 0) + lateness_ms > slowest):
+        if start < until and not interval_closed(start, count, settled.get(key, 0), slowest,
+                                                 lateness_ms):
             until = start
     return max(since, until)
 

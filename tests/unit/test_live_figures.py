@@ -21,7 +21,7 @@ from stream.metrics.definitions import (
     to_ms,
 )
 from stream.metrics.facts import AgentFacts, ContactFacts
-from stream.metrics.merge import Merged, closed_until, diff_snapshots, snapshot
+from stream.metrics.merge import closed_until, diff_snapshots, snapshot
 from stream.metrics.partition import PartitionState, PartitionView
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -614,8 +614,3 @@ def test_an_interval_closes_once_every_partition_is_past_it_quiet_and_nothing_in
     assert closed_until(views(end, late, 0, 0, past_all), lateness, 2, since=starts[1]) == (
         starts[2] + INTERVAL_MS)
     assert closed_until(views(end, end, 0, 0, past_all), lateness, 3) == 0
-    # the same as adding the views up
-    for case in ((end, late, 0, 0, past_all), (end, end, 1, -1, past_all),
-                 (end, end, 0, 0, slow), (late, end, 0, 1, past_all)):
-        assert closed_until(views(*case), lateness, 2) == Merged(
-            views(*case), 2).closed_until(lateness, 0)
