@@ -102,11 +102,11 @@ class Merged:
         return peak
 
     def closed(self, queue: str, start: int, lateness_ms: int) -> bool:
-        """Whether the interval is closed (:func:`interval_closed`); one with no leg is,
-        once every partition is past its end by the lateness."""
+        """Whether the interval is closed (:func:`interval_closed`); one with no leg has
+        none in progress and no contact to wait for."""
         counters = self.intervals.get(queue, {}).get(start)
         if counters is None:
-            return self.slowest >= start + INTERVAL_MS + lateness_ms
+            return interval_closed(start, 0, 0, self.slowest, lateness_ms)
         return interval_closed(start, counters[IN_PROGRESS],
                                self.settle.get(queue, {}).get(start, 0), self.slowest,
                                lateness_ms)
