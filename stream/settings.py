@@ -203,6 +203,11 @@ class Settings(BaseSettings):
     def snapshot_key(self, tenant: str) -> str:
         return f"{self.redis_prefix}:{tenant}:snapshot"
 
+    def snapshot_seq_key(self, tenant: str) -> str:
+        """The ``seq`` of the stored snapshot, written with it (a writer that wrote that
+        one need not read it back)."""
+        return f"{self.redis_prefix}:{tenant}:snapshot:seq"
+
     def updates_channel(self, tenant: str) -> str:
         return f"{self.redis_prefix}:{tenant}:updates"
 
