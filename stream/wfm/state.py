@@ -21,7 +21,7 @@ from stream.metrics.definitions import Calendar, to_ms
 from stream.metrics.facts import AgentFacts, Mark
 from stream.wfm.adherence import Fold, Tally, fold_more
 from stream.wfm.config import WfmRules
-from stream.wfm.schedule import ForecastFacts, Publication, ScheduleFacts
+from stream.wfm.schedule import ForecastFacts, Piece, Publication, ScheduleFacts
 
 SCHEDULE = "schedule"
 FORECAST = "forecast"
@@ -62,6 +62,8 @@ class WfmPartition:
         # whose timeline only grew is continued from where it was, not folded again
         self._partial: dict[tuple[str, str], tuple[int, int, int, object, Fold]] = {}
         self._revision: dict[tuple[str, str], int] = {}
+        # (tenant, agent) -> ((day, revision), the schedule's pieces of that day)
+        self._pieces: dict[tuple[str, str], tuple[tuple[int, int], list[Piece]]] = {}
 
     # ------------------------------------------------------------------ apply
     def apply(self, event: SchedulePublished | ForecastPublished, ts: int) -> None:
@@ -156,7 +158,7 @@ class WfmPartition:
         if cached is not None and cached[0] == cache_key:
             return cached[1]
         schedule = self.schedules.get(key)
-        pieces = schedule.pieces(lo, hi) if schedule is not None else []
+        pieces = self._day_pieces(key, schedule, day, lo, hi) if schedule is not None else []
         scheduled = [[s, e, a] for s, e, a in pieces if a is not None]
         entry: dict[str, object] | None
         if not scheduled and not (timeline and timeline[-1][0] >= lo):
@@ -173,6 +175,19 @@ class WfmPartition:
             entry = {"pieces": scheduled, "tally": fold.tally.dump()}
         self._folds[key] = (cache_key, entry)
         return entry
+
+    def _day_pieces(self, key: tuple[str, str], schedule: ScheduleFacts, day: int, lo: int,
+                    hi: int) -> list[Piece]:
+        """The agent's schedule in force over the day [lo, hi), computed again only when the
+        day or the agent's publications (its revision) change, not with every state change
+        the agent makes (read only: callers share the list)."""
+        stamp = (day, self._revision.get(key, 0))
+        cached = self._pieces.get(key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        pieces = schedule.pieces(lo, hi)
+        self._pieces[key] = (stamp, pieces)
+        return pieces
 
     def _continued(self, key: tuple[str, str], timeline: list[Mark], day: int,
                    upto: int) -> Fold | None:
