@@ -27,6 +27,8 @@ MODULES = (
     "stream/wfm/adherence.py",
     "stream/wfm/state.py",
     "stream/wfm/snapshot.py",
+    "stream/wfm/intraday.py",
+    "stream/wfm/erlang.py",
     "stream/partitioner.py",
 )
 
