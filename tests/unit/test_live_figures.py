@@ -539,17 +539,20 @@ def test_a_calendars_iso_times_are_those_of_datetime_kept_or_not() -> None:
     assert len(center._iso) <= ISO_KEPT
 
 
-def test_a_snapshot_with_the_closed_rows_kept_equals_one_computed_from_scratch() -> None:
+@pytest.mark.parametrize("day_start", ["00:00", "10:00"])
+def test_a_snapshot_with_the_closed_rows_kept_equals_one_computed_from_scratch(
+        day_start: str) -> None:
     """The publisher keeps each closed interval's row from one snapshot to the next; every
-    snapshot of a simulated morning (schedules and forecasts too) equals the one computed
-    without that store, and the store does hold rows."""
+    snapshot of a simulated morning (schedules and forecasts too; also with the day
+    starting at 10:00, across the day's start) equals the one computed without that store,
+    and the store does hold rows."""
     from dataclasses import replace
 
     from producers.simulator import default_config, simulate
     from stream.report import new_partition_state, queue_rules, wfm_rules
     from stream.settings import Settings
 
-    settings = Settings(allowed_lateness_s=120)
+    settings = Settings(allowed_lateness_s=120, day_start=day_start)
     config = replace(default_config(hours=4, seed=7, agents=30,
                                     start=datetime(2026, 10, 5, 8, tzinfo=UTC)),
                      transcripts=False, chat_messages=False)
@@ -569,6 +572,33 @@ def test_a_snapshot_with_the_closed_rows_kept_equals_one_computed_from_scratch()
         compared += 1
     assert compared > 10
     assert len(kept) > 20 and all(row["status"] == "closed" for row in kept.values())
+
+
+def test_an_agents_day_figures_start_again_at_the_day_start_though_it_does_not_change(
+) -> None:
+    """With the day starting at 09:30: a1 on a contact 09:10-09:20 and available since, a2
+    available 09:00-09:10 and on a break since. At 09:25 a1 has been busy 600 s and a2
+    idle 600 s today; at 09:45, with nothing new from either, neither has been today."""
+    calendar = Calendar(ZoneInfo("UTC"), day_start=time(9, 30))
+    live = Live(calendar, lambda _q: QueueRule(), 7200)
+    profile = {"team": "Blue", "queues": ["billing"]}
+    live.apply_all([ev("agent.state", 600, agent_id="a1", state="on_contact", **profile),
+                    ev("agent.state", 1200, agent_id="a1", state="available", **profile),
+                    ev("agent.state", 0, agent_id="a2", state="available", **profile),
+                    ev("agent.state", 600, agent_id="a2", state="aux", reason="break",
+                       **profile)])
+
+    def agents(clock_at: float) -> dict[str, Any]:
+        live.apply(ev("agent.state", clock_at, agent_id="clock", state="logged_out"))
+        entries = live.snapshot("default")["agents"]
+        assert isinstance(entries, dict)
+        return entries
+
+    at_925 = agents(1500)
+    assert at_925["a1"]["busy_s"] == 600 and at_925["a2"]["idle_s"] == 600
+    at_945 = agents(2700)  # a new day
+    assert at_945["a1"]["busy_s"] == 0 and at_945["a2"]["idle_s"] == 0
+    assert at_945["a1"]["since"] == at_925["a1"]["since"]  # the agents did not change
 
 
 def test_an_interval_closes_once_every_partition_is_past_it_quiet_and_nothing_in_progress(
