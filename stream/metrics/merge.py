@@ -60,7 +60,10 @@ class Merged:
                         total = mine[start] = [0] * N_COUNTERS
                     add_into(total, counters)
             for queue, samples in view.samples.items():
-                mine_s = self.samples.setdefault(queue, {})
+                mine_s = self.samples.get(queue)
+                if mine_s is None:  # the first view with the queue: copied at once
+                    self.samples[queue] = dict(samples)
+                    continue
                 for instant, count in samples.items():
                     mine_s[instant] = mine_s.get(instant, 0) + count
             for queue, settle in view.settle.items():

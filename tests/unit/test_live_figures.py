@@ -21,7 +21,7 @@ from stream.metrics.definitions import (
     to_ms,
 )
 from stream.metrics.facts import AgentFacts, ContactFacts
-from stream.metrics.merge import closed_until, diff_snapshots, snapshot
+from stream.metrics.merge import Merged, closed_until, diff_snapshots, snapshot
 from stream.metrics.partition import PartitionState, PartitionView
 
 T0 = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -599,6 +599,15 @@ def test_an_agents_day_figures_start_again_at_the_day_start_though_it_does_not_c
     at_945 = agents(2700)  # a new day
     assert at_945["a1"]["busy_s"] == 0 and at_945["a2"]["idle_s"] == 0
     assert at_945["a1"]["since"] == at_925["a1"]["since"]  # the agents did not change
+
+
+def test_merging_views_adds_their_waiting_samples_and_leaves_the_views_as_they_were() -> None:
+    a = PartitionView(clock=1, samples={"billing": {10_000: 2, 20_000: 1}})
+    b = PartitionView(clock=1, samples={"billing": {20_000: 3, 30_000: 1}, "sales": {0: 4}})
+    merged = Merged([a, b])
+    assert merged.samples == {"billing": {10_000: 2, 20_000: 4, 30_000: 1}, "sales": {0: 4}}
+    assert a.samples == {"billing": {10_000: 2, 20_000: 1}}
+    assert b.samples == {"billing": {20_000: 3, 30_000: 1}, "sales": {0: 4}}
 
 
 def test_an_interval_closes_once_every_partition_is_past_it_quiet_and_nothing_in_progress(
