@@ -13,7 +13,9 @@ a publishing turn prepares the views and builds the snapshots as
 ``--turns-at`` hours after its start (08:00 UTC: midday with the default 4), then
 ``--turns-count`` batches of ``--turn-events`` events, each followed by a turn; prints the
 turns' CPU (p50 / p90) and, on the last state, each part of a turn (the views under the
-processor's lock, the snapshot, of it the WFM sections, the JSON, the difference).
+processor's lock, the snapshot, of it the WFM sections, the JSON, the difference). With
+``--redis`` the turns are the worker's own publisher's (:class:`RedisPublisher`, its Redis
+reads and writes included) on an embedded Redis, and their CPU is the process's.
 
 ``--memory`` feeds a day at a time instead (each day's batches written once to a file by a
 child process, kept in ``--input-dir`` for later runs, and read back one batch at a time,
@@ -46,12 +48,14 @@ from typing import Any
 
 import orjson
 import psutil
+import redis.asyncio as aioredis
 
 from bench.memory import center_days
 from bench.servers import percentile
 from stream.agents.process_events import EventProcessor
 from stream.alerts.rules import settings_config
 from stream.app import tune_gc
+from stream.embedded import start_redis
 from stream.events import raw_key
 from stream.metrics.merge import diff_snapshots
 from stream.metrics.partition import PartitionView
@@ -359,17 +363,20 @@ async def run_turns(settings: Settings, args: argparse.Namespace) -> None:
     tune_gc()
     hot = HotPath(settings, 1 << 30, not args.no_qa)
     await hot.feed(morning, last=False)
-    hot.publish()
-    turns = []
-    for batch in later:
-        await hot.processor.process(batch)
-        started = time.perf_counter()
+    if args.redis:
+        turns = await _redis_turns(settings, hot, later)
+    else:
         hot.publish()
-        turns.append(time.perf_counter() - started)
+        turns = []
+        for batch in later:
+            await hot.processor.process(batch)
+            started = time.perf_counter()
+            hot.publish()
+            turns.append(time.perf_counter() - started)
     p50, p90 = percentile(turns, 50) * 1000, percentile(turns, 90) * 1000
     print(f"{args.agents:,} agents, {cut:,} events to {until:%H:%M} UTC, then {len(turns)} "
-          f"turns, each after {args.turn_events} events: a turn's CPU p50 {p50:.1f} ms, "
-          f"p90 {p90:.1f} ms")
+          f"turns{' with Redis' if args.redis else ''}, each after {args.turn_events} "
+          f"events: a turn's CPU p50 {p50:.1f} ms, p90 {p90:.1f} ms")
     publisher, states = hot.publisher, hot.processor.states
     tenants = {t for state in states.values() for t in state.tenants()}
     parts = {"views (prepare, under the processor's lock)":
@@ -379,6 +386,30 @@ async def run_turns(settings: Settings, args: argparse.Namespace) -> None:
         parts.update(_snapshot_parts(hot, tenant, list(mine.values())))
     for name, ms in parts.items():
         print(f"  {name:<62} {ms:7.1f} ms")
+
+
+async def _redis_turns(settings: Settings, hot: HotPath,
+                       batches: list[list[_Message]]) -> list[float]:
+    """``--redis``: each batch followed by a turn of the worker's publisher on an embedded
+    Redis; the process's CPU time of each turn (Redis's own is another process's)."""
+    server = start_redis()
+    client = aioredis.Redis(host=server.host, port=server.port)
+    try:
+        url = f"redis://{server.host}:{server.port}/0"
+        publisher = RedisPublisher(settings.model_copy(update={"redis_url": url}), client)
+        states = hot.processor.states
+        tenants = {t for state in states.values() for t in state.tenants()}
+        await publisher.publish(states, tenants, {}, {})
+        turns = []
+        for batch in batches:
+            await hot.processor.process(batch)
+            started = time.process_time()
+            await publisher.publish(states, tenants, {}, {})
+            turns.append(time.process_time() - started)
+        return turns
+    finally:
+        await client.aclose()
+        server.stop()
 
 
 def _snapshot_parts(hot: HotPath, tenant: str, views: list[PartitionView]) -> dict[str, float]:
@@ -436,6 +467,8 @@ def main() -> None:
     parser.add_argument("--turns-at", type=float, default=4.0,
                         help="with --turns: hours of the day fed before the turns")
     parser.add_argument("--turns-count", type=int, default=200)
+    parser.add_argument("--redis", action="store_true",
+                        help="with --turns: the worker's publisher on an embedded Redis")
     parser.add_argument("--turn-events", type=int, default=100,
                         help="with --turns: events between two turns")
     parser.add_argument("--input-dir",
