@@ -32,6 +32,7 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from stream.metrics.definitions import INTERVAL_MS, Calendar, to_ms
@@ -340,7 +341,7 @@ class RedisPublisher:
         logger.warning("snapshot of %s not written: other writers kept changing it", tenant)
         return False
 
-    async def _stored_snapshot(self, pipe: Any, tenant: str, key: str,
+    async def _stored_snapshot(self, pipe: Pipeline, tenant: str, key: str,
                                seq_key: str) -> dict[str, Any] | None:
         """The tenant's stored snapshot (``pipe`` watching it): the one this publisher
         wrote last, if its ``seq`` is still the stored one, else read back."""

@@ -117,6 +117,7 @@ class WfmPartition:
                     self.dirty.add((SCHEDULE, ten, agent))
                 else:
                     del self.schedules[(ten, agent)]
+                    self._pieces.pop((ten, agent), None)
                     self.dirty.add((SCHEDULE, ten, agent))
         for (ten, queue), forecast in list(self.forecasts.items()):
             if ten == tenant and forecast.forget_before(t):
