@@ -10,29 +10,44 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Final
 
-INTERVAL_MS = 900_000
-MINUTE_MS = 60_000
-SAMPLE_MS = 10_000  # peak waiting is sampled at every 10 s
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_MS = timedelta(milliseconds=1)
+INTERVAL_MS: Final = 900_000
+MINUTE_MS: Final = 60_000
+SAMPLE_MS: Final = 10_000  # peak waiting is sampled at every 10 s
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS: Final = timedelta(milliseconds=1)
 
-# Positions in a counter vector (one per leg; summed per interval, minute and day).
-(OFFERED, ANSWERED, ABANDONED, SHORT_ABANDONED, WITHIN, ABANDONED_WITHIN, WAIT_MS, HANDLED,
- HANDLE_MS, TALK_MS, HOLD_MS, ACW_MS, TRANSFERRED, HELD, IN_PROGRESS) = range(15)
-N_COUNTERS = 15  # IN_PROGRESS: legs waiting, or answered and not yet wrapped
-COUNT_NAMES = {
+# Positions in a counter vector (one per leg; summed per interval, minute and day). Final
+# literals: compiled code (stream/compiled.py) uses them as constants, not global lookups.
+OFFERED: Final = 0
+ANSWERED: Final = 1
+ABANDONED: Final = 2
+SHORT_ABANDONED: Final = 3
+WITHIN: Final = 4
+ABANDONED_WITHIN: Final = 5
+WAIT_MS: Final = 6
+HANDLED: Final = 7
+HANDLE_MS: Final = 8
+TALK_MS: Final = 9
+HOLD_MS: Final = 10
+ACW_MS: Final = 11
+TRANSFERRED: Final = 12
+HELD: Final = 13
+IN_PROGRESS: Final = 14
+N_COUNTERS: Final = 15  # IN_PROGRESS: legs waiting, or answered and not yet wrapped
+COUNT_NAMES: Final = {
     "offered": OFFERED, "answered": ANSWERED, "abandoned": ABANDONED,
     "short_abandoned": SHORT_ABANDONED, "answered_within_threshold": WITHIN,
     "abandoned_within_threshold": ABANDONED_WITHIN, "handled": HANDLED,
     "transferred": TRANSFERRED, "held": HELD,
 }
-SL_VARIANTS = ("abandons_against", "abandons_ignored", "abandons_for", "answered_only")
+SL_VARIANTS: Final = ("abandons_against", "abandons_ignored", "abandons_for", "answered_only")
 
 Counters = list[int]
 # A leg still without answer or abandon this long after it was queued is taken as lost (its
 # outcome event will not come): it no longer counts as waiting (docs/metrics.md).
-MAX_WAIT_MS = 86_400_000
+MAX_WAIT_MS: Final = 86_400_000
 
 
 class _Zone:
@@ -45,9 +60,9 @@ class _Zone:
         self.last: tuple[tzinfo | None, int] = (None, 0)
 
 
-_ZONE = _Zone()
-_EPOCH_DAY = EPOCH.toordinal()
-_ONE_US = timedelta(microseconds=1)
+_ZONE: Final = _Zone()
+_EPOCH_DAY: Final = EPOCH.toordinal()
+_ONE_US: Final = timedelta(microseconds=1)
 
 
 def to_ms(ts: datetime) -> int:
@@ -133,7 +148,7 @@ def add_into(total: Counters, c: Sequence[int], sign: int = 1) -> None:
             total[i] += sign * value
 
 
-ISO_KEPT = 8192  # times kept in ISO form by a calendar (each agent's since, open intervals)
+ISO_KEPT: Final = 8192  # times kept in ISO form by a calendar (each agent's since, open intervals)
 
 
 class Calendar:

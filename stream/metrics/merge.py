@@ -10,6 +10,7 @@ import bisect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Final
 
 from stream.events import AGENT_STATES
 from stream.metrics.definitions import (
@@ -376,7 +377,7 @@ def _agents(views: Iterable[PartitionView], today: int, day_start: int,
                              closed_busy, closed_idle, busy, idle, handled.get(agent_id, 0))
 
 
-SECTIONS = ("queues", "teams", "agents", "intervals", "adherence", "intraday")
+SECTIONS: Final = ("queues", "teams", "agents", "intervals", "adherence", "intraday")
 
 
 def diff_snapshots(old: dict[str, object] | None, new: dict[str, object]) -> dict[str, object]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -32,7 +32,7 @@ from stream.qa.signals import ContactSignals, Repeat, contact_signals
 from stream.sentiment.config import SentimentSettings
 from stream.sentiment.conversation import ConversationSentiment
 
-DUMP_VERSION = 1
+DUMP_VERSION: Final = 1
 ContactKey = tuple[str, str]  # (tenant, contact id)
 
 

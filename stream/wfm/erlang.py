@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import Final
 
-MAX_AGENTS = 10_000
+MAX_AGENTS: Final = 10_000
 # Publishing computes the same figures turn after turn (a forecast interval's required
 # agents, the service level of a staffing level): pure functions of their arguments, kept.
-CACHED = 65_536
+CACHED: Final = 65_536
 
 
 def traffic(rate_per_s: float, aht_s: float) -> float:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from stream.metrics.definitions import (
     HANDLE_MS,
@@ -20,7 +21,7 @@ from stream.metrics.definitions import (
 )
 from stream.wfm import erlang
 
-INTERVAL_S = INTERVAL_MS / 1000
+INTERVAL_S: Final = INTERVAL_MS / 1000
 
 
 @dataclass(frozen=True, slots=True)

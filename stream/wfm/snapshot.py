@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 from stream.metrics.definitions import (
     HANDLE_MS,
@@ -36,9 +36,9 @@ from stream.wfm.config import STAFFED_STATES, WfmRules
 from stream.wfm.intraday import QueueDay, intraday
 from stream.wfm.schedule import Piece
 
-STATUSES = (IN, GRACE, OUT, UNSCHEDULED)
-NEVER = 2**62  # later than any time
-COUNTS_AT = 8  # a group's sums: four figures, their four rates, then the status counts
+STATUSES: Final = (IN, GRACE, OUT, UNSCHEDULED)
+NEVER: Final = 2**62  # later than any time
+COUNTS_AT: Final = 8  # a group's sums: four figures, their four rates, then the status counts
 # An agent as its snapshot entry has it: state, reason, queues, team, name.
 AgentInfo = tuple[str, str | None, tuple[str, ...], str | None, str | None]
 

@@ -13,6 +13,7 @@ back exactly.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Final
 
 import orjson
 
@@ -23,10 +24,10 @@ from stream.wfm.adherence import Fold, Tally, fold_more
 from stream.wfm.config import WfmRules
 from stream.wfm.schedule import ForecastFacts, Piece, Publication, ScheduleFacts
 
-SCHEDULE = "schedule"
-FORECAST = "forecast"
-KINDS = (SCHEDULE, FORECAST)
-DAY_MS = 86_400_000
+SCHEDULE: Final = "schedule"
+FORECAST: Final = "forecast"
+KINDS: Final = (SCHEDULE, FORECAST)
+DAY_MS: Final = 86_400_000
 
 
 def publication(event: SchedulePublished, calendar: Calendar) -> Publication:
