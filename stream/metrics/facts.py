@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from typing import Final
 
 from stream.events import (
     AgentState,
@@ -101,15 +102,17 @@ class Segment:
 
     def talk_end(self) -> int | None:
         """End of the talk span: the earliest of ended and transferred (else the wrap)."""
-        ends = [t for t in (self.ended, self.transferred) if t is not None]
-        if ends:
-            return min(ends)
-        return self.wrapped
+        ended, transferred = self.ended, self.transferred
+        if ended is None:
+            return self.wrapped if transferred is None else transferred
+        return ended if transferred is None or ended <= transferred else transferred
 
     def holds(self) -> list[tuple[int, int | None]]:
         """Hold spans by walking held/resumed in time order (held first at equal times)."""
-        marks = sorted([(t, 0) for t in self.held] + [(t, 1) for t in self.resumed])
         spans: list[tuple[int, int | None]] = []
+        if not self.held:  # most segments: never held
+            return spans
+        marks = sorted([(t, 0) for t in self.held] + [(t, 1) for t in self.resumed])
         start: int | None = None
         for t, kind in marks:
             if kind == 0 and start is None:
@@ -270,7 +273,12 @@ Mark = tuple[int, str, str, str | None]
 
 # An agent's marks are stored by the hour of event time, a record an hour: a batch rewrites
 # the hours it touched (usually the last), not the whole day's timeline.
-HOUR_MS = 3_600_000
+HOUR_MS: Final = 3_600_000
+
+
+def _after(ts: int, event_id: str, other_ts: int, other_id: str) -> bool:
+    """``(ts, event_id) > (other_ts, other_id)``, without building the tuples."""
+    return ts > other_ts or (ts == other_ts and event_id > other_id)
 
 
 def _at(value: object) -> tuple[int, str]:
@@ -300,10 +308,12 @@ class AgentFacts:
 
     def insert(self, event: AgentState, ts: int) -> int | None:
         """Add the state change; returns its position, or None if it was already there."""
-        mark: Mark = (ts, event.event_id, event.state, event.reason)
+        event_id = event.event_id  # an event's fields are read once: each read is a lookup
+        mark: Mark = (ts, event_id, event.state, event.reason)
         timeline = self.timeline
-        if not timeline or (ts, event.event_id) > timeline[-1][:2]:  # in order: the usual
-            timeline.append(mark)
+        last = timeline[-1] if timeline else None
+        if last is None or _after(ts, event_id, last[0], last[1]):
+            timeline.append(mark)  # in order: the usual
             self.dirty_hours.add(ts // HOUR_MS)
             return len(timeline) - 1
         i = bisect.bisect_left(timeline, mark[:2], key=lambda m: m[:2])
@@ -316,19 +326,22 @@ class AgentFacts:
     def apply_profile(self, event: AgentState, ts: int) -> bool:
         """Each of name / team / queues comes from the latest event (by time, then event
         id) that carries it, whatever the arrival order; returns whether any changed."""
-        at = (ts, event.event_id)
+        name, team, queues = event.name, event.team, event.queues
+        if name is None and team is None and queues is None:
+            return False
+        event_id = event.event_id
         changed = False
-        if event.name is not None and at > self.name_at:
-            changed |= event.name != self.name
-            self.name, self.name_at = event.name, at
+        if name is not None and _after(ts, event_id, self.name_at[0], self.name_at[1]):
+            changed |= name != self.name
+            self.name, self.name_at = name, (ts, event_id)
             self.profile_dirty = True
-        if event.team is not None and at > self.team_at:
-            changed |= event.team != self.team
-            self.team, self.team_at = event.team, at
+        if team is not None and _after(ts, event_id, self.team_at[0], self.team_at[1]):
+            changed |= team != self.team
+            self.team, self.team_at = team, (ts, event_id)
             self.profile_dirty = True
-        if event.queues is not None and at > self.queues_at:
-            changed |= event.queues != self.queues
-            self.queues, self.queues_at = event.queues, at
+        if queues is not None and _after(ts, event_id, self.queues_at[0], self.queues_at[1]):
+            changed |= queues != self.queues
+            self.queues, self.queues_at = queues, (ts, event_id)
             self.profile_dirty = True
         return changed
 
@@ -350,14 +363,17 @@ class AgentFacts:
         return [self.name, self.team, list(self.queues),
                 list(self.name_at), list(self.team_at), list(self.queues_at)]
 
-    def marks(self, hour: int) -> list[list[object]]:
-        """The marks of one hour of event time, as stored."""
+    def marks(self, hour: int) -> list[Mark]:
+        """The marks of one hour of event time, as stored (each an array in JSON)."""
         timeline = self.timeline
-        lo = bisect.bisect_left(timeline, hour * HOUR_MS, key=lambda m: m[0])
-        hi = bisect.bisect_left(timeline, (hour + 1) * HOUR_MS, lo, key=lambda m: m[0])
-        return [list(m) for m in timeline[lo:hi]]
+        # A mark (t, ...) sorts at or after the 1-tuple (t,): no key function to call
+        start: tuple[int] = (hour * HOUR_MS,)
+        end: tuple[int] = ((hour + 1) * HOUR_MS,)
+        lo = bisect.bisect_left(timeline, start)
+        hi = bisect.bisect_left(timeline, end, lo)
+        return timeline[lo:hi]
 
-    def take_records(self) -> tuple[list[object] | None, list[tuple[int, list[list[object]]]]]:
+    def take_records(self) -> tuple[list[object] | None, list[tuple[int, list[Mark]]]]:
         """What changed since the last call: the profile (None if it did not) and
         ``(hour, marks)`` of every hour whose marks did (no marks: delete its record)."""
         profile = self.profile() if self.profile_dirty else None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import orjson
 
@@ -54,14 +54,15 @@ from stream.wfm.state import WfmPartition
 if TYPE_CHECKING:
     from stream.qa.contact import ContactQaStore
 
-BUSY_STATES = frozenset({"on_contact", "acw"})
-DAY_MS = 86_400_000
+BUSY_STATES: Final = frozenset({"on_contact", "acw"})
+DAY_MS: Final = 86_400_000
+NEVER: Final = 1 << 60  # later than any instant (ms)
 
 Vector = tuple[int, ...]
 
 
-LATE = "late"
-CLOSED = "closed"
+LATE: Final = "late"
+CLOSED: Final = "closed"
 
 
 @dataclass(slots=True)
@@ -90,21 +91,25 @@ class Contribution:
                 and self.wraps == other.wraps and self.waiting == other.waiting)
 
 
-EMPTY = Contribution((), (), (), ())
+EMPTY: Final = Contribution((), (), (), ())
 
 
 def archive_record(contribution: Contribution, lost: Sequence[tuple[str, int, int]],
                    last_ts: int) -> list[object]:
     """What stays of an archived contact: its contribution (JSON-ready, tagged), its
     waiting spans with the ``lost`` ones (:func:`lost_spans`). A leg still in progress when
-    it is archived no longer holds its interval open."""
+    it is archived no longer holds its interval open. Tuples are arrays in JSON: they are
+    not copied into lists."""
     legs: list[object] = []
     for queue, queued, vector in contribution.legs:
-        counts = list(vector)
-        counts[IN_PROGRESS] = 0
-        legs.append([queue, queued, counts])
-    spans: list[object] = [list(span) for span in (*contribution.spans, *lost)]
-    return ["archived", last_ts, legs, spans, [list(wrap) for wrap in contribution.wraps]]
+        if vector[IN_PROGRESS]:
+            counts = list(vector)
+            counts[IN_PROGRESS] = 0
+            legs.append([queue, queued, counts])
+        else:
+            legs.append([queue, queued, vector])
+    spans: list[object] = [*contribution.spans, *lost]
+    return ["archived", last_ts, legs, spans, list(contribution.wraps)]
 
 
 def lost_spans(contribution: Contribution) -> list[tuple[str, int, int]]:
@@ -117,7 +122,11 @@ def last_effect(spans: Iterable[tuple[str, int, int]], last_ts: int) -> int:
     """The latest instant an archived contact counts in: its last event, or the end of a
     waiting span (a leg lost while waiting counts until ``MAX_WAIT_MS`` after it was
     queued, which can be later)."""
-    return max(last_ts, max((outcome for _, _, outcome in spans), default=last_ts))
+    latest = last_ts
+    for _, _, outcome in spans:
+        if outcome > latest:
+            latest = outcome
+    return latest
 
 
 def is_archive_record(value: object) -> bool:
@@ -203,6 +212,7 @@ class PartitionState:
                  wfm_rules: WfmRules | None = None, qa: ContactQaStore | None = None) -> None:
         self.calendar = calendar
         self.queue_rule = queue_rule
+        self.rules: dict[str, QueueRule] = {}  # queue_rule's, kept: a lookup, not a call
         self.lateness_ms = int(allowed_lateness_s * 1000)
         self.rolling_minutes = rolling_minutes
         self.contacts: dict[tuple[str, str], ContactFacts] = {}
@@ -239,6 +249,9 @@ class PartitionState:
         # (tenant, contact id) -> the latest instant it counts in (``last_effect``), of
         # contacts archived (sums only)
         self.archived: dict[tuple[str, str], int] = {}
+        # No value in ``archived`` is below this: while every tenant keeps from no later,
+        # expiry has nothing to forget and need not look at each of them
+        self.archived_floor = NEVER
         # published schedules and forecasts (stream/wfm)
         self.wfm = WfmPartition(calendar, wfm_rules or WfmRules())
         # Sentiment and QA flags of the partition's contacts (stream/qa/contact.py), if on
@@ -376,16 +389,20 @@ class PartitionState:
         spans = []
         waiting = []
         for queue, leg in facts.legs.items():
-            if leg.queued is None:
+            queued = leg.queued
+            if queued is None:
                 continue
-            legs.append((queue, leg.queued, leg_vector(leg, facts, self.queue_rule(queue))))
-            vector = legs[-1][2]
+            rule = self.rules.get(queue)
+            if rule is None:
+                rule = self.rules[queue] = self.queue_rule(queue)
+            vector = leg_vector(leg, facts, rule)
+            legs.append((queue, queued, vector))
             outcome = leg.outcome
             if outcome is not None:
                 if not vector[SHORT_ABANDONED]:  # short abandons count nowhere, peaks included
-                    spans.append((queue, leg.queued, outcome))
+                    spans.append((queue, queued, outcome))
             else:
-                waiting.append((queue, leg.queued))
+                waiting.append((queue, queued))
         wraps = tuple(
             (agent, self.calendar.day_of(seg.wrapped))
             for agent, seg in facts.segments.items()
@@ -536,12 +553,15 @@ class PartitionState:
                     if counters is not None:
                         counters[IN_PROGRESS] -= 1
             archived.append((key, archive_record(contribution, lost, facts.last_ts)))
-            self.archived[key] = last_effect((*contribution.spans, *lost), facts.last_ts)
+            self._archive(key, last_effect(lost, last_effect(contribution.spans, facts.last_ts)))
         keep_from = {tenant: self.keep_from(tenant) for tenant in self.clock}
-        forgotten = [key for key, until in self.archived.items()
-                     if until < keep_from.get(key[0], 0)]
-        for key in forgotten:
-            del self.archived[key]
+        forgotten: list[tuple[str, str]] = []
+        if self.archived_floor < max(keep_from.values(), default=0):
+            forgotten = [key for key, until in self.archived.items()
+                         if until < keep_from.get(key[0], 0)]
+            for key in forgotten:
+                del self.archived[key]
+            self.archived_floor = min(self.archived.values(), default=NEVER)
         # An agent's marks before the day views show go, but the last of them (the state at
         # the day's start); an event within the lateness is later, and finds the mark it
         # follows.
@@ -593,10 +613,15 @@ class PartitionState:
                             del per_day[day]
             self.wfm.forget_before(tenant, self.calendar.day_bounds(oldest_day)[0])
 
+    def _archive(self, key: tuple[str, str], until: int) -> None:
+        self.archived[key] = until
+        if until < self.archived_floor:
+            self.archived_floor = until
+
     def load_archived(self, tenant: str, contact_id: str, record: list[object]) -> None:
         """Put back an archived contact's sums (restore from the changelog)."""
         contribution, last_ts = from_archive_record(record)
-        self.archived[(tenant, contact_id)] = last_effect(contribution.spans, last_ts)
+        self._archive((tenant, contact_id), last_effect(contribution.spans, last_ts))
         self._add(tenant, contribution, 1)
         for queue, queued, _ in contribution.legs:
             self._settle(tenant, queue, queued, last_ts)

@@ -106,14 +106,32 @@ def in_progress(facts: ContactFacts) -> bool:
 
 
 def current_queue(facts: ContactFacts) -> str | None:
-    legs = [(leg.queued, queue) for queue, leg in facts.legs.items() if leg.queued is not None]
-    return max(legs)[1] if legs else None
+    """The queue of the latest queued leg (ties: the greatest name)."""
+    best: str | None = None
+    best_at = 0
+    for queue, leg in facts.legs.items():
+        at = leg.queued
+        if at is not None and (best is None or at > best_at or (at == best_at and queue > best)):
+            best, best_at = queue, at
+    return best
 
 
 def current_agent(facts: ContactFacts) -> str | None:
-    segs = [(seg.talk_end() is None, seg.start, agent) for agent, seg in facts.segments.items()
-            if seg.start is not None]
-    return max(segs)[2] if segs else None
+    """The agent of the latest started segment, one still talking first (ties: the greatest
+    name)."""
+    best: str | None = None
+    best_open = False
+    best_start = 0
+    for agent, seg in facts.segments.items():
+        start = seg.start
+        if start is None:
+            continue
+        talking = seg.talk_end() is None
+        if (best is None or (talking and not best_open)
+                or (talking == best_open and (start > best_start
+                                              or (start == best_start and agent > best)))):
+            best, best_open, best_start = agent, talking, start
+    return best
 
 
 def contact_signals(facts: ContactFacts | None, conversation: ConversationSentiment,

@@ -20,7 +20,7 @@ from stream.metrics.definitions import (
     QueueRule,
     to_ms,
 )
-from stream.metrics.facts import AgentFacts, ContactFacts
+from stream.metrics.facts import AgentFacts, ContactFacts, Mark
 from stream.metrics.merge import Merged, closed_until, diff_snapshots, snapshot
 from stream.metrics.partition import PartitionState, PartitionView
 
@@ -230,7 +230,7 @@ def test_transfer_to_a_queue_offers_the_contact_there_too() -> None:
     assert queues["sales"]["asa_s"] == 20.0  # type: ignore[index]
 
 
-def stored(records: tuple[list[object] | None, list[tuple[int, list[list[object]]]]]
+def stored(records: tuple[list[object] | None, list[tuple[int, list[Mark]]]]
            ) -> tuple[list[object] | None, dict[int, list[list[object]]]]:
     """An agent's records (``take_records``) as the changelog gives them back: JSON, hours
     without marks deleted."""
@@ -273,7 +273,7 @@ def test_an_agents_records_written_as_they_change_restore_the_same_agent() -> No
     _, hours = agent.take_records()
     for hour, marks in hours:
         if marks:
-            store[hour] = marks
+            store[hour] = orjson.loads(orjson.dumps(marks))
         else:
             store.pop(hour)
     assert AgentFacts.load(profile, store).timeline == agent.timeline == agent.timeline[-1:]
@@ -397,6 +397,44 @@ def test_a_week_holds_no_more_archived_contacts_or_marks_than_a_day_and_its_late
     # an agent's marks: today's, and the last before it (the state at the day's start)
     assert [mark[0] for mark in live.agents[("default", "a9")].timeline] == [
         to_ms(T0 + timedelta(days=day, hours=14)) for day in (5, 6)]
+
+
+def test_expiry_forgets_every_archived_contribution_views_no_longer_need_restored_ones_too(
+        ) -> None:
+    """Expiry reads the archived contributions only when one of them may be old enough to
+    go (their least instant is kept): after every expiry none is older than what views
+    keep, whether it was archived here or loaded by a restore; an archived contact leaves
+    nothing behind, not even a contribution of nothing."""
+    live = state(lateness=7200)
+    live.apply(ev("contact.ended", 100, contact_id="orphan", agent_id="a1"))  # no leg
+    records: dict[tuple[str, str], list[object]] = {}  # what the changelog holds
+    at_day_end = []
+    ever: set[tuple[str, str]] = set()
+    for day in range(3):
+        for event in center_day(day):
+            live.apply(event)
+            live.written_until["default"] = live.clock["default"] - live.lateness_ms - INTERVAL_MS
+            archived, forgotten = live.expire()
+            records.update(archived)
+            ever.update(key for key, _ in archived)
+            for key in forgotten:
+                del records[key]
+            keep_from = live.keep_from("default")
+            assert all(until >= keep_from for until in live.archived.values())
+        at_day_end.append(dict(records))
+    assert set(live.archived) == set(records)
+    assert ("default", "orphan") in ever
+    assert not set(live.contributions) - set(live.contacts)
+    # The records of the end of the first day, loaded by a restore at the end of the third:
+    # those the live state has forgotten since go at the restore's first expiry.
+    restored = state(lateness=7200)
+    for (tenant, cid), record in at_day_end[0].items():
+        restored.load_archived(tenant, cid, orjson.loads(orjson.dumps(record)))
+    restored.set_clocks(orjson.loads(orjson.dumps(live.clocks())))
+    restored.written_until.update(live.written_until)  # the wrapped state's own
+    _, forgotten = restored.expire()
+    assert forgotten and set(forgotten) == set(at_day_end[0]) - set(live.archived)
+    assert set(restored.archived) == set(at_day_end[0]) & set(live.archived)
 
 
 def test_a_restore_after_days_of_forgetting_gives_the_same_figures() -> None:

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from stream.alerts.backtest import backtest
 from stream.alerts.rules import RuleFileError, default_config, parse_config
 from stream.events import EVENT_ADAPTER, Event
+from stream.metrics.facts import ContactFacts, Leg, Segment
 from stream.qa.customers import CustomerContacts
 from stream.qa.flags import (
     BOOLEAN_SIGNALS,
@@ -25,7 +26,7 @@ from stream.qa.flags import (
     evaluate,
 )
 from stream.qa.queue import fold
-from stream.qa.signals import Repeat, contact_signals
+from stream.qa.signals import Repeat, contact_signals, current_agent, current_queue
 from stream.report import new_partition_state
 from stream.sentiment.conversation import ConversationSentiment
 from stream.settings import Settings
@@ -484,3 +485,51 @@ def test_only_the_rules_on_telephony_are_read_for_a_contact_without_customer_mes
     assert state.qa is not None
     assert [r.id for r in state.qa.telephony_flags] == [
         "long-hold", "many-transfers", "abandoned-after-long-wait"]
+
+
+_times = st.one_of(st.none(), st.integers(0, 6))  # few values: ties are common
+
+
+@st.composite
+def contact_facts(draw: st.DrawFn) -> ContactFacts:
+    names = ["a", "b", "c"]
+    legs = {q: Leg(queued=draw(_times)) for q in draw(st.lists(st.sampled_from(names),
+                                                                   unique=True))}
+    segments = {
+        agent: Segment(start=draw(_times), ended=draw(_times), transferred=draw(_times),
+                       wrapped=draw(_times), held=draw(st.sets(st.integers(0, 6), max_size=3)),
+                       resumed=draw(st.sets(st.integers(0, 6), max_size=3)))
+        for agent in draw(st.lists(st.sampled_from(names), unique=True))}
+    return ContactFacts(legs, segments, last_ts=draw(st.integers(0, 8)))
+
+
+def _hold_spans(held: set[int], resumed: set[int]) -> list[tuple[int, int | None]]:
+    """Hold spans, walked in time order (a hold first at equal times)."""
+    spans: list[tuple[int, int | None]] = []
+    start: int | None = None
+    for t, kind in sorted([(t, 0) for t in held] + [(t, 1) for t in resumed]):
+        if kind == 0 and start is None:
+            start = t
+        elif kind == 1 and start is not None:
+            spans.append((start, t))
+            start = None
+    return [*spans, (start, None)] if start is not None else spans
+
+
+@hyp_settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(contact_facts())
+def test_a_contacts_current_queue_agent_talk_end_and_holds_follow_their_definitions(
+        facts: ContactFacts) -> None:
+    """The QA signals' telephony facts, each against its definition written out plainly:
+    the queue of the latest queued leg, the agent of the latest started segment (one still
+    talking first), ties to the greatest name; the talk ends at the earliest of ended and
+    transferred, else at the wrap; holds pair each hold with the next resume."""
+    for seg in facts.segments.values():
+        ends = [t for t in (seg.ended, seg.transferred) if t is not None]
+        assert seg.talk_end() == (min(ends) if ends else seg.wrapped)
+        assert seg.holds() == _hold_spans(seg.held, seg.resumed)
+    legs = [(leg.queued, queue) for queue, leg in facts.legs.items() if leg.queued is not None]
+    assert current_queue(facts) == (max(legs)[1] if legs else None)
+    segs = [(seg.talk_end() is None, seg.start, agent)
+            for agent, seg in facts.segments.items() if seg.start is not None]
+    assert current_agent(facts) == (max(segs)[2] if segs else None)
