@@ -158,6 +158,23 @@ def _changes_closed(before: Contribution, after: Contribution, closed: int) -> b
     return old_spans != {s for s in after.spans if interval_start(s[1]) < closed}
 
 
+def _bump_in(table: dict[tuple[str, str], dict[int, Counters]], qkey: tuple[str, str],
+             period: int, changes: list[tuple[int, int]]) -> bool:
+    """Add ``changes`` to the queue's counters of ``period`` in ``table``; returns whether
+    the queue was new to the table."""
+    new = False
+    by_period = table.get(qkey)
+    if by_period is None:
+        by_period = table[qkey] = {}
+        new = True
+    counters = by_period.get(period)
+    if counters is None:
+        counters = by_period[period] = [0] * N_COUNTERS
+    for i, change in changes:
+        counters[i] += change
+    return new
+
+
 def leg_vector(leg: Leg, facts: ContactFacts, rule: QueueRule) -> Vector:
     """A leg's counters (docs/metrics.md, section 1)."""
     assert leg.queued is not None
@@ -453,17 +470,11 @@ class PartitionState:
               changes: list[tuple[int, int]]) -> None:
         """Add ``changes`` ((counter, amount) pairs) to the leg's interval and minute."""
         qkey = (tenant, queue)
-        start = interval_start(queued)
-        for table, period in ((self.intervals, start), (self.minutes, minute_start(queued))):
-            by_period = table.get(qkey)
-            if by_period is None:
-                by_period = table[qkey] = {}
-                self.tenant_queues.setdefault(tenant, set()).add(queue)
-            counters = by_period.get(period)
-            if counters is None:
-                counters = by_period[period] = [0] * N_COUNTERS
-            for i, change in changes:
-                counters[i] += change
+        # the two tables one after the other, not through a tuple of pairs: no boxing
+        if _bump_in(self.intervals, qkey, interval_start(queued), changes):
+            self.tenant_queues.setdefault(tenant, set()).add(queue)
+        if _bump_in(self.minutes, qkey, minute_start(queued), changes):
+            self.tenant_queues.setdefault(tenant, set()).add(queue)
 
     def _add_spans(self, tenant: str, spans: Iterable[tuple[str, int, int]], sign: int) -> None:
         for queue, queued, outcome in spans:
