@@ -175,6 +175,16 @@ def _bump_in(table: dict[tuple[str, str], dict[int, Counters]], qkey: tuple[str,
     return new
 
 
+def _differences(was: Vector, now: Vector) -> list[tuple[int, int]]:
+    """(counter, amount) pairs that turn ``was`` into ``now``."""
+    changes = []
+    for i in range(N_COUNTERS):
+        change = now[i] - was[i]
+        if change:
+            changes.append((i, change))
+    return changes
+
+
 def leg_vector(leg: Leg, facts: ContactFacts, rule: QueueRule) -> Vector:
     """A leg's counters (docs/metrics.md, section 1)."""
     assert leg.queued is not None
@@ -433,7 +443,14 @@ class PartitionState:
         """Replace ``before`` by ``after`` in the sums, touching only the legs and spans that
         differ (most events change one leg, or none of its counters)."""
         old_legs, new_legs = before.legs, after.legs
-        if old_legs != new_legs:
+        if (len(old_legs) == 1 and len(new_legs) == 1 and old_legs[0][0] == new_legs[0][0]
+                and old_legs[0][1] == new_legs[0][1]):
+            # the usual: one leg, the same queue and queued time; its counters may differ
+            queue, queued, vector = new_legs[0]
+            changes = _differences(old_legs[0][2], vector)
+            if changes:
+                self._bump(tenant, queue, queued, changes)
+        elif old_legs != new_legs:
             old = {(queue, queued): vector for queue, queued, vector in old_legs}
             for queue, queued, vector in new_legs:
                 was = old.pop((queue, queued), None)
