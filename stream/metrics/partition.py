@@ -33,6 +33,7 @@ from stream.metrics.definitions import (
     MAX_WAIT_MS,
     MINUTE_MS,
     N_COUNTERS,
+    NEVER,
     OFFERED,
     SAMPLE_MS,
     SHORT_ABANDONED,
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
 
 BUSY_STATES: Final = frozenset({"on_contact", "acw"})
 DAY_MS: Final = 86_400_000
-NEVER: Final = 1 << 60  # later than any instant (ms)
 
 Vector = tuple[int, ...]
 

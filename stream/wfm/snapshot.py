@@ -15,6 +15,7 @@ from stream.metrics.definitions import (
     HANDLE_MS,
     HANDLED,
     INTERVAL_MS,
+    NEVER,
     OFFERED,
     Counters,
     QueueRule,
@@ -37,7 +38,6 @@ from stream.wfm.intraday import QueueDay, intraday
 from stream.wfm.schedule import Piece
 
 STATUSES: Final = (IN, GRACE, OUT, UNSCHEDULED)
-NEVER: Final = 2**62  # later than any time
 COUNTS_AT: Final = 8  # a group's sums: four figures, their four rates, then the status counts
 # An agent as its snapshot entry has it: state, reason, queues, team, name.
 AgentInfo = tuple[str, str | None, tuple[str, ...], str | None, str | None]
