@@ -14,6 +14,7 @@ from typing import Final
 
 INTERVAL_MS: Final = 900_000
 MINUTE_MS: Final = 60_000
+DAY_MS: Final = 86_400_000
 SAMPLE_MS: Final = 10_000  # peak waiting is sampled at every 10 s
 NEVER: Final = 1 << 60  # an instant (ms) later than any: "not yet", "none"
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)

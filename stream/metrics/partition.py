@@ -25,6 +25,7 @@ from stream.metrics.definitions import (
     ABANDONED_WITHIN,
     ACW_MS,
     ANSWERED,
+    DAY_MS,
     HANDLE_MS,
     HANDLED,
     HELD,
@@ -56,7 +57,6 @@ if TYPE_CHECKING:
     from stream.qa.contact import ContactQaStore
 
 BUSY_STATES: Final = frozenset({"on_contact", "acw"})
-DAY_MS: Final = 86_400_000
 
 Vector = tuple[int, ...]
 
@@ -458,9 +458,7 @@ class PartitionState:
                     self._bump(tenant, queue, queued,
                                [(i, value) for i, value in enumerate(vector) if value])
                 elif was != vector:  # the leg's counters changed: add the difference only
-                    self._bump(tenant, queue, queued,
-                               [(i, value - was[i]) for i, value in enumerate(vector)
-                                if value != was[i]])
+                    self._bump(tenant, queue, queued, _differences(was, vector))
             for (queue, queued), vector in old.items():
                 self._bump(tenant, queue, queued,
                            [(i, -value) for i, value in enumerate(vector) if value])
@@ -488,9 +486,8 @@ class PartitionState:
         """Add ``changes`` ((counter, amount) pairs) to the leg's interval and minute."""
         qkey = (tenant, queue)
         # the two tables one after the other, not through a tuple of pairs: no boxing
-        if _bump_in(self.intervals, qkey, interval_start(queued), changes):
-            self.tenant_queues.setdefault(tenant, set()).add(queue)
-        if _bump_in(self.minutes, qkey, minute_start(queued), changes):
+        new = _bump_in(self.intervals, qkey, interval_start(queued), changes)
+        if _bump_in(self.minutes, qkey, minute_start(queued), changes) or new:
             self.tenant_queues.setdefault(tenant, set()).add(queue)
 
     def _add_spans(self, tenant: str, spans: Iterable[tuple[str, int, int]], sign: int) -> None:

@@ -27,7 +27,6 @@ from stream.wfm.schedule import ForecastFacts, Piece, Publication, ScheduleFacts
 SCHEDULE: Final = "schedule"
 FORECAST: Final = "forecast"
 KINDS: Final = (SCHEDULE, FORECAST)
-DAY_MS: Final = 86_400_000
 
 
 def publication(event: SchedulePublished, calendar: Calendar) -> Publication:
@@ -206,4 +205,4 @@ class WfmPartition:
         return fold
 
 
-__all__ = ["DAY_MS", "FORECAST", "KINDS", "SCHEDULE", "WfmPartition", "fact_key"]
+__all__ = ["FORECAST", "KINDS", "SCHEDULE", "WfmPartition", "fact_key"]
