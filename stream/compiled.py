@@ -30,6 +30,7 @@ MODULES = (
     "stream/wfm/intraday.py",
     "stream/wfm/erlang.py",
     "stream/partitioner.py",
+    "stream/sentiment/vader.py",
 )
 
 ROOT = Path(__file__).resolve().parent.parent
