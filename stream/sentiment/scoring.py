@@ -350,13 +350,22 @@ def _phrase_key(phrase: str) -> str:
 
 
 @lru_cache(maxsize=16)
-def _escalation_pattern(phrases: tuple[str, ...]) -> tuple[re.Pattern[str], dict[str, str]]:
+def _escalation_patterns(phrases: tuple[str, ...]
+                         ) -> tuple[re.Pattern[str], re.Pattern[str] | None, dict[str, str]]:
+    """The phrases' pattern (case-insensitive), the same for lowercased ASCII text if every
+    phrase is ASCII (else None), and each phrase by its key."""
     keys = {_phrase_key(phrase): phrase for phrase in phrases}
     # Longest first, so "cancel my account" wins over "cancel" at the same place.
     alternatives = [r"\s+".join(re.escape(word) for word in key.split())
                     for key in sorted(keys, key=len, reverse=True)]
     pattern = re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
-    return pattern, keys
+    # ASCII letters fold one to one, so in ASCII text ASCII phrases are found as well in the
+    # lowercased text, case-sensitively; and then the engine can try at each word only the
+    # phrases that start with its letter (stream/sentiment/dispatch.py), which it cannot do
+    # case-insensitively (three times the work).
+    lowered = (re.compile(r"(?<!\w)" + alternation(alternatives) + r"(?!\w)")
+               if all(key.isascii() for key in keys) else None)
+    return pattern, lowered, keys
 
 
 def escalation_phrases(text: str, phrases: tuple[str, ...]) -> list[str]:
@@ -364,9 +373,11 @@ def escalation_phrases(text: str, phrases: tuple[str, ...]) -> list[str]:
     spelled as configured."""
     if not phrases:
         return []
-    pattern, keys = _escalation_pattern(phrases)
+    pattern, lowered, keys = _escalation_patterns(phrases)
     found: list[str] = []
-    for match in pattern.finditer(_straight(text)):
+    matches = (lowered.finditer(text.lower()) if lowered is not None and text.isascii()
+               else pattern.finditer(_straight(text)))
+    for match in matches:
         phrase = keys[_phrase_key(match.group())]
         if phrase not in found:
             found.append(phrase)

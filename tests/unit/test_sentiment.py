@@ -135,6 +135,41 @@ def test_escalation_phrases_match_whole_words(text: str, found: list[str]) -> No
     assert escalation_phrases(text, PHRASES) == found
 
 
+_PHRASE_WORDS = tuple({word for phrase in PHRASES for word in phrase.split()}) + (
+    "SUPERVISOR", "Cancel", "MY", "x", "supervisors", "cancel's", "9", "_")
+
+
+@given(st.lists(st.sampled_from(_PHRASE_WORDS), max_size=12),
+       st.lists(st.sampled_from((" ", "  ", ", ", "\n", "-", "!", "")), min_size=12,
+                max_size=12),
+       st.sampled_from(("as is", "upper", "title", "swap")))
+@settings(max_examples=600, deadline=None)
+def test_ascii_text_finds_the_phrases_the_case_insensitive_pattern_finds(
+        words: list[str], seps: list[str], case: str) -> None:
+    """ASCII text is matched lowercased, case-sensitively, by the grouped alternation; what
+    it finds is what the case-insensitive pattern of the phrases finds."""
+    from stream.sentiment.scoring import _escalation_patterns
+    text = "".join(word + sep for word, sep in zip(words, seps, strict=False))
+    text = {"upper": text.upper(), "title": text.title(), "swap": text.swapcase()}.get(
+        case, text)
+    pattern, lowered, keys = _escalation_patterns(PHRASES)
+    assert lowered is not None
+    expected = []
+    for match in pattern.finditer(text):
+        phrase = keys[" ".join(match.group().lower().split())]
+        if phrase not in expected:
+            expected.append(phrase)
+    assert escalation_phrases(text, PHRASES) == expected
+
+
+def test_non_ascii_phrases_are_matched_case_insensitively_only() -> None:
+    from stream.sentiment.scoring import _escalation_patterns
+    phrases = ("STRAẞE", "supervisor")
+    assert _escalation_patterns(phrases)[1] is None
+    assert escalation_phrases("the Straße and a SUPERVISOR", phrases) == ["STRAẞE",
+                                                                           "supervisor"]
+
+
 def test_no_escalation_phrases_configured_finds_nothing() -> None:
     assert escalation_phrases("supervisor", ()) == []
 
