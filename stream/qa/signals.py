@@ -145,7 +145,8 @@ def contact_signals(facts: ContactFacts | None, conversation: ConversationSentim
     if messages:  # else (most voice contacts): no line to score, no flag of language
         settings = conversation.settings
         recent = messages[-settings.window:]
-        negative = tuple(m for m in recent if is_negative(m.score, settings.negative_threshold))
+        threshold = settings.negative_threshold  # (a pydantic field: read once)
+        negative = tuple(m for m in recent if is_negative(m.score, threshold))
         rolling, trend = conversation.rolling_score(), conversation.trend()
         language = tuple(conversation.flags())
     if facts is None:

@@ -32,7 +32,6 @@ Figures (``None`` without customer messages):
 
 from __future__ import annotations
 
-from bisect import insort
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -108,15 +107,27 @@ class ConversationSentiment:
         """
         if sender != CUSTOMER:
             return False
-        if any(kept.event_id == event_id for kept in self._messages):
-            return False
+        kept = self._messages
+        for other in kept:
+            if other.event_id == event_id:
+                return False
         text = text[:MAX_SCORED_CHARS]
+        settings = self.settings
         value = score(text) if message_score is None else message_score
         message = CustomerMessage(ts_ms, event_id, value, text, tuple(
-            escalation_phrases(text, self.settings.escalation_phrases)))
-        insort(self._messages, message)
-        if len(self._messages) > self.settings.keep_first + self.settings.window:
-            return self._messages.pop(self.settings.keep_first) is not message
+            escalation_phrases(text, settings.escalation_phrases)))
+        # Where ``insort`` puts it: no kept message has its event id, so (ts_ms, event_id)
+        # orders it against each. Lines mostly come in order: looked for from the end.
+        at = len(kept)
+        while at:
+            last = kept[at - 1]
+            if last.ts_ms < ts_ms or (last.ts_ms == ts_ms and last.event_id < event_id):
+                break
+            at -= 1
+        kept.insert(at, message)
+        keep_first = settings.keep_first
+        if len(kept) > keep_first + settings.window:
+            return kept.pop(keep_first) is not message
         return True
 
     @property
@@ -150,12 +161,12 @@ class ConversationSentiment:
         """The contact's current flags: low_sentiment, sharp_drop, then escalation phrases
         in the order they were first said."""
         settings = self.settings
+        threshold = settings.negative_threshold  # (a pydantic field: read once)
         found: list[Flag] = []
         rolling = self.rolling_score()
         if (rolling is not None and len(self._messages) >= settings.min_messages
-                and is_negative(rolling, settings.negative_threshold)):
-            evidence = tuple(m for m in self._recent()
-                             if is_negative(m.score, settings.negative_threshold))
+                and is_negative(rolling, threshold)):
+            evidence = tuple(m for m in self._recent() if is_negative(m.score, threshold))
             found.append(Flag("low_sentiment", evidence, value=rolling))
         windows = self._trend_windows()
         if windows is not None:

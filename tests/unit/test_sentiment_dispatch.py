@@ -84,7 +84,8 @@ def test_the_complaint_cues_are_grouped() -> None:
     patterns = [pattern for _, _, _, pattern in CUES]
     grouped = alternation(patterns)
     assert grouped != _plain(tuple(patterns))
-    assert grouped.startswith("(?:n(?:")
+    first = patterns[0][0]  # the first cue starts with a letter: the first group is its
+    assert grouped.startswith(f"(?:{first}(?:")
 
 
 @pytest.mark.parametrize("alternatives", [
