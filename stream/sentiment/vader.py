@@ -32,8 +32,8 @@ _PUNCTUATION: Final = string.punctuation
 
 
 class Vader:
-    """The compound score of a vaderSentiment ``SentimentIntensityAnalyzer`` (its lexicon
-    and emojis as they are when this is built)."""
+    """The compound score of a vaderSentiment ``SentimentIntensityAnalyzer``, read from the
+    analyzer's own lexicon and emoji dictionaries (shared, not copied)."""
 
     __slots__ = ("ascii_emojis", "emojis", "lexicon")
 
