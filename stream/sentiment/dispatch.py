@@ -62,6 +62,8 @@ def alternation(alternatives: Sequence[str]) -> str:
                     starts.append(chr(av))
             if any(op is not _c.LITERAL for op, _ in firsts):
                 others.append(alternative)
+        if not starts:  # every alternative starts with a class: nothing to group by
+            return plain
         groups = []
         for char in starts:
             left = [_write(rest) for items in parsed for rest in _derivative(items, char)]

@@ -98,3 +98,10 @@ def test_the_complaint_cues_are_grouped() -> None:
 def test_what_it_cannot_derive_stays_the_plain_alternation(
         alternatives: tuple[str, ...]) -> None:
     assert alternation(alternatives) == _plain(alternatives)
+
+
+def test_alternatives_that_all_start_with_a_class_stay_as_they_are() -> None:
+    alternatives = ("\\d+x", "[ab]c")
+    grouped = alternation(alternatives)
+    assert grouped == _plain(alternatives)
+    assert _spans(re.compile(grouped), "ac 12x b") == [(0, 2), (3, 6)]
